@@ -1,0 +1,12 @@
+"""The diagnostics, one module per area, imported in run order so that they declare themselves."""
+
+from . import (  # noqa: F401 - importing a module declares its checks
+    config,
+    customers,
+    gateway,
+    header,
+    network,
+    schema,
+    sites,
+    token,
+)

@@ -1,0 +1,141 @@
+"""config.*: is there enough configuration to run, and is every value well-formed?"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.registry import check, fail, warn
+from sage200_doctor.settings import Secret
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+TYPOGRAPHIC_QUOTES = "“”‘’„«»"
+EDITION_PATHS = {"standard": "/uk/sage200/", "professional": "/uk/sage200extra/"}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+# The header value is linted (and tried against the server) by header.authorization, where
+# the user sees the server's own answer to it; linting it here would hide that evidence.
+LINTED_ELSEWHERE = frozenset({"SAGE200_AUTHORIZATION"})
+
+
+@check(
+    "config.complete",
+    order=10,
+    title="Configuration is complete",
+    verifies="enough settings are present to run (a token source; client id where refresh is needed)",
+    guidance=("guide.config",),
+)
+def check_configuration_is_complete(run: Diagnosis) -> str:
+    settings = run.settings
+    if settings.refresh_token and not settings.client_id:
+        fail(
+            "A refresh token is configured but SAGE200_CLIENT_ID is not, so it cannot be used.",
+            detail="The refresh grant needs the client id the token was issued to.",
+        )
+    if settings.refresh_token:
+        return "A refresh token and client id are configured: the run mints a fresh access token."
+    if settings.access_token or settings.authorization:
+        return "An access token is configured (no refresh token: it is used as it is)."
+    fail(
+        "No way to get an access token: none of SAGE200_REFRESH_TOKEN, SAGE200_ACCESS_TOKEN "
+        "or SAGE200_AUTHORIZATION is set.",
+        detail="Sign in once with `sage200-doctor login` to get a refresh token, or paste an "
+        "access token into SAGE200_ACCESS_TOKEN.",
+    )
+
+
+@check(
+    "config.values",
+    order=20,
+    title="Configuration values are well-formed",
+    verifies="no typographic quotes, stray whitespace or line breaks, no `Bearer` pasted into a "
+    "token field, a base URL that matches the edition, a GUID site id, an integer company id",
+    depends=("config.complete",),
+    guidance=("guide.config",),
+)
+def check_values_are_well_formed(run: Diagnosis) -> str:
+    errors = [f"{p.key}: {p.message}" for p in run.problems if p.severity == "error"]
+    warnings = [
+        _with_suggestion(p.key, p.message, p.suggestion)
+        for p in run.problems
+        if p.severity == "warning"
+    ]
+    for key, value in run.settings.raw.items():
+        if key not in LINTED_ELSEWHERE:
+            errors.extend(f"{key}: {issue}" for issue in lint_value(key, value))
+    errors.extend(_url_problems(run))
+    errors.extend(_identifier_problems(run))
+    if errors:
+        fail(
+            f"{len(errors)} configuration value(s) are malformed.",
+            detail="\n".join(errors + warnings),
+        )
+    if warnings:
+        warn(f"{len(warnings)} configuration note(s).", detail="\n".join(warnings))
+    return f"{len(run.settings.raw)} setting(s) checked; all well-formed."
+
+
+def lint_value(key: str, value: str | Secret) -> list[str]:
+    """What is wrong with one value as typed. Never echoes a secret value."""
+    text = value.reveal() if isinstance(value, Secret) else value
+    issues: list[str] = []
+    if any(mark in text for mark in TYPOGRAPHIC_QUOTES):
+        issues.append(
+            "contains typographic quotes (“ ” ‘ ’), usually from a word processor or chat"
+        )
+    if "\n" in text or "\r" in text:
+        issues.append("contains a line break")
+    if text != text.strip():
+        issues.append("has leading or trailing whitespace")
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
+        issues.append("is wrapped in quotes that became part of the value")
+    if key in ("SAGE200_ACCESS_TOKEN", "SAGE200_REFRESH_TOKEN") and stripped.lower().startswith(
+        "bearer"
+    ):
+        issues.append(
+            "starts with 'Bearer': put only the token here, the scheme is added when sending"
+        )
+    return issues
+
+
+def _with_suggestion(key: str, message: str, suggestion: str | None) -> str:
+    return f"{key}: {message}" + (f" (did you mean {suggestion}?)" if suggestion else "")
+
+
+def _url_problems(run: Diagnosis) -> list[str]:
+    settings = run.settings
+    problems: list[str] = []
+    for key, url in (
+        ("SAGE200_API_BASE_URL", settings.api_base_url),
+        ("SAGE200_TOKEN_URL", settings.token_url),
+        ("SAGE200_AUTH_URL", settings.auth_url),
+    ):
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(f"{key}: {url!r} is not an http(s) URL")
+        elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            problems.append(f"{key}: plain http would send tokens unencrypted; use https")
+    expected = EDITION_PATHS.get((settings.edition or "").strip().lower())
+    other = [path for path in EDITION_PATHS.values() if path != expected]
+    if expected and other and other[0] in settings.api_base_url:
+        problems.append(
+            f"SAGE200_API_BASE_URL: the path {other[0]} belongs to the other edition than "
+            f"SAGE200_EDITION={settings.edition} (expected {expected})"
+        )
+    return problems
+
+
+def _identifier_problems(run: Diagnosis) -> list[str]:
+    settings = run.settings
+    problems: list[str] = []
+    if settings.site_id and not GUID.match(settings.site_id.strip()):
+        problems.append("SAGE200_SITE_ID: not a GUID; copy site_id from GET sites")
+    if settings.company_id and not settings.company_id.strip().isdigit():
+        problems.append("SAGE200_COMPANY_ID: not a whole number; copy company_id from GET sites")
+    reference = settings.customer_reference
+    if reference and len(reference.strip()) > 8:
+        problems.append(
+            "SAGE200_CUSTOMER_REFERENCE: longer than the 8 characters a reference can have"
+        )
+    return problems

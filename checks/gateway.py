@@ -1,0 +1,55 @@
+"""gateway.subscription_key: does API Management accept the developer key, or need none?"""
+
+from __future__ import annotations
+
+from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.http.sage import denial, status_phrase
+from sage200_doctor.registry import check, fail
+
+KEY_GUIDANCE = ("faq.postman.subscription-key",)
+
+
+@check(
+    "gateway.subscription_key",
+    order=50,
+    title="Gateway accepts the subscription key",
+    verifies="the gateway accepts the subscription key, or does not require one",
+    depends=("network.api",),
+    guidance=KEY_GUIDANCE,
+)
+def check_gateway_accepts_subscription_key(run: Diagnosis) -> str:
+    # No Authorization header on purpose: whoever refuses first tells us which layer spoke.
+    # A key error comes from the gateway (statusCode/message); once past the gateway, the
+    # Sage 200 API itself denies the request (Message), which proves the key was accepted.
+    answer = run.get("sites", authorization="", with_company=False)
+    if answer.problem is not None:
+        fail(
+            f"The gateway could not be asked: {answer.problem.sentence}",
+            guidance=("guide.network",),
+        )
+    refusal = denial(answer)
+    configured = bool(run.settings.subscription_key)
+    if refusal.key_invalid:
+        fail(
+            "The gateway rejected the subscription key as invalid.",
+            detail=f"{status_phrase(answer)}. Copy the primary or secondary key of an active "
+            "subscription from your developer account into SAGE200_SUBSCRIPTION_KEY.",
+        )
+    if refusal.key_missing and configured:
+        fail(
+            "The gateway says the subscription key is missing although one is configured.",
+            detail=f"{status_phrase(answer)}. The header may be stripped by a proxy.",
+        )
+    if refusal.key_missing:
+        fail(
+            "The gateway requires a subscription key and none is configured.",
+            detail=f"{status_phrase(answer)}. Set SAGE200_SUBSCRIPTION_KEY; it is sent as the "
+            "ocp-apim-subscription-key header.",
+        )
+    run.facts["subscription key"] = "accepted" if configured else "not required"
+    if configured:
+        return f"The gateway accepted the subscription key (the request reached the API: {status_phrase(answer)})."
+    return (
+        "The gateway does not require a subscription key: a request without one reached the "
+        f"API ({status_phrase(answer)})."
+    )

@@ -1,0 +1,99 @@
+"""header.authorization: is the Authorization header exactly `Bearer` + one space + token?"""
+
+from __future__ import annotations
+
+from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.http.sage import DENIED, api_message, denial, status_phrase
+from sage200_doctor.http.session import Answer
+from sage200_doctor.registry import check, fail, warn
+
+from .token import bare_token
+
+BEARER_SPACE = ("faq.postman.bearer-space",)
+QUOTES = "\"'“”‘’"
+
+
+def lint_authorization(value: str) -> list[str]:
+    """Everything wrong with an Authorization value, as a person would describe it."""
+    issues: list[str] = []
+    if "\n" in value or "\r" in value:
+        issues.append("it contains a line break")
+    if value != value.strip():
+        issues.append("it has leading or trailing whitespace")
+    text = value.strip()
+    if text[:6].lower() != "bearer":
+        issues.append("the Bearer scheme is missing (the value must start with 'Bearer ')")
+        return issues
+    after = text[6:]
+    if text[:6] != "Bearer":
+        issues.append(f"the scheme is written {text[:6]!r}, not 'Bearer'")
+    if not after or not after[0].isspace():
+        issues.append("there is no space after 'Bearer'")
+    elif after.startswith("  ") or after[0] != " ":
+        issues.append("there is more than one space (or a tab) after 'Bearer'")
+    if after.strip()[:6].lower() == "bearer":
+        issues.append("'Bearer' appears twice")
+    token = after.strip()
+    if token[:1] in QUOTES or token[-1:] in QUOTES:
+        issues.append("the token is wrapped in quotes")
+    return issues
+
+
+@check(
+    "header.authorization",
+    order=90,
+    title="Authorization header is well-formed",
+    verifies="the Authorization header is `Bearer` + one space + token; a supplied "
+    "`SAGE200_AUTHORIZATION` is linted and tried",
+    depends=("token.claims", "gateway.subscription_key"),
+    guidance=BEARER_SPACE,
+)
+def check_authorization_header_format(run: Diagnosis) -> str:
+    assert run.token is not None
+    well_formed = "Bearer " + run.token.access_token.reveal()
+    supplied = run.settings.authorization.reveal() if run.settings.authorization else None
+    issues = lint_authorization(supplied) if supplied is not None else []
+    tried = run.get("sites", authorization=supplied, with_company=False) if issues else None
+    good = run.get("sites", authorization=well_formed, with_company=False)
+    _judge_well_formed(good)
+    if supplied is None:
+        return f"'Bearer <token>' is accepted ({status_phrase(good)})."
+    if issues:
+        assert tried is not None
+        _judge_malformed(issues, tried, good)
+    if bare_token(supplied) != run.token.access_token.reveal():
+        warn(
+            "SAGE200_AUTHORIZATION is well-formed but carries a different token than the run uses.",
+            detail="It was linted only; the run's own token was tried.",
+        )
+    return f"SAGE200_AUTHORIZATION is well-formed and accepted ({status_phrase(good)})."
+
+
+def _judge_well_formed(answer: Answer) -> None:
+    if answer.status == 401:
+        fail(
+            "The API refuses even a well-formed 'Bearer <token>' header.",
+            detail=f"{status_phrase(answer)}. The token itself is not accepted: it may be for "
+            "another environment, or the user is not enabled for API access.",
+            guidance=("faq.errors.401",),
+        )
+
+
+def _judge_malformed(issues: list[str], tried: Answer, good: Answer) -> None:
+    listing = "; ".join(issues)
+    if tried.problem is not None:
+        fail(
+            f"SAGE200_AUTHORIZATION is malformed ({listing}) and could not even be sent.",
+            detail=f"{tried.problem.sentence} HTTP headers cannot carry line breaks.",
+        )
+    refused = tried.status == 401 and (api_message(tried) == DENIED or denial(tried).layer == "api")
+    if refused:
+        fail(
+            f"SAGE200_AUTHORIZATION is malformed: {listing}.",
+            detail=f"Sent as-is, the API answered {status_phrase(tried)}: the documented symptom. "
+            f"Sent as 'Bearer <token>' (one space), the same request got HTTP {good.status}.",
+        )
+    warn(
+        f"SAGE200_AUTHORIZATION is malformed ({listing}), although this server accepted it.",
+        detail=f"Sent as-is: {status_phrase(tried)}. Other servers and proxies may refuse it.",
+    )

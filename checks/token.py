@@ -1,0 +1,284 @@
+"""token.*: can a fresh access token be minted, is it the right token, with the right scope?"""
+
+from __future__ import annotations
+
+from sage200_doctor.diagnosis import Diagnosis, TokenFacts
+from sage200_doctor.http import oauth
+from sage200_doctor.http.sage import status_phrase
+from sage200_doctor.registry import check, fail, skip, warn
+from sage200_doctor.rotation import keep_rotated_refresh_token
+from sage200_doctor.settings import Secret
+
+CREDENTIALS = ("guide.auth.credentials",)
+RECONSENT = ("guide.auth.reconsent",)
+EXPIRY_WARNING_S = 300
+RETIRED_SIGN_ON_HOST = "signon.sso.services.sage.com"
+
+
+@check(
+    "token.refresh",
+    order=60,
+    title="Refresh token mints an access token",
+    verifies="a configured refresh token mints an access token with the configured client "
+    "authentication (skipped when none is configured)",
+    depends=("network.identity",),
+    guidance=CREDENTIALS,
+)
+def check_refresh_token_mints_access_token(run: Diagnosis) -> str:
+    settings = run.settings
+    if not settings.refresh_token:
+        skip("No refresh token is configured; the configured access token is used as it is.")
+    method = settings.client_auth.strip().lower()
+    result = _refresh(run, method)
+    if isinstance(result, oauth.TokenError) and result.error == "invalid_client":
+        _explain_invalid_client(run, method)
+    if isinstance(result, oauth.TokenError):
+        _explain_token_error(result)
+    assert isinstance(result, oauth.TokenGrant)
+    _adopt(run, result)
+    lifetime = (
+        f", valid for {oauth.describe_duration(result.expires_in)}" if result.expires_in else ""
+    )
+    rotated = f" {run.rotation.note}" if run.rotation else ""
+    return f"Sage ID issued an access token with {method} client authentication{lifetime}.{rotated}"
+
+
+def _refresh(run: Diagnosis, method: str) -> oauth.TokenGrant | oauth.TokenError:
+    settings = run.settings
+    assert settings.refresh_token is not None
+    assert settings.client_id is not None
+    answer = oauth.refresh(
+        run.session,
+        token_url=settings.token_url.strip(),
+        refresh_token=settings.refresh_token.reveal().strip(),
+        client_id=settings.client_id.strip(),
+        client_secret=settings.client_secret.reveal().strip() if settings.client_secret else None,
+        method=method,
+    )
+    if answer.problem is not None:
+        fail(
+            f"The token endpoint could not be reached: {answer.problem.sentence}",
+            guidance=("guide.network",),
+        )
+    result = oauth.parse_token_answer(answer)
+    if isinstance(result, oauth.TokenGrant):
+        run.learn_secret("access_token", result.access_token)
+        run.learn_secret("refresh_token", result.refresh_token)
+        keep_rotated_refresh_token(run, result.refresh_token)
+    return result
+
+
+def _explain_invalid_client(run: Diagnosis, method: str) -> None:
+    # One probe with the other client-authentication method (never a loop): it tells a wrong
+    # secret apart from a secret sent the way this client is not set up to accept.
+    other = "body" if method == "basic" else "basic"
+    if run.settings.client_secret is None and other == "basic":
+        fail(
+            "Sage ID rejected the client (invalid_client): the client id is unknown or needs a secret.",
+            detail="No SAGE200_CLIENT_SECRET is configured. Confidential (web) clients need one.",
+        )
+    probe = _refresh(run, other)
+    if isinstance(probe, oauth.TokenGrant):
+        fail(
+            f"Sage ID rejects {method} client authentication for this client, but {other} works.",
+            detail=f"Set SAGE200_CLIENT_AUTH={other}.",
+        )
+    fail(
+        "Sage ID rejected the client credentials (invalid_client) with both basic and body "
+        "authentication: the client id or client secret is wrong.",
+        detail="Check SAGE200_CLIENT_ID and SAGE200_CLIENT_SECRET against the credentials "
+        "Developer Services issued (development and production credentials differ).",
+    )
+
+
+def _explain_token_error(error: oauth.TokenError) -> None:
+    said = f"HTTP {error.status}" + (f" {error.error}" if error.error else "")
+    if error.description:
+        said += f": {error.description}"
+    if error.error == "invalid_grant":
+        fail(
+            "The refresh token was refused (invalid_grant): it has expired or was revoked.",
+            detail=f"{said}. Sign in again (sage200-doctor login) to get a new refresh token.",
+            guidance=RECONSENT,
+        )
+    if error.error == "unauthorized_client":
+        fail(
+            "This client is not allowed to use the refresh-token grant (unauthorized_client).",
+            detail=f"{said}. Ask Developer Services to enable refresh tokens for the client id.",
+        )
+    if error.error is None:
+        fail(
+            f"The token endpoint did not answer with OAuth JSON ({said}).",
+            detail="A proxy, firewall or wrong SAGE200_TOKEN_URL is the usual cause.",
+            guidance=("guide.network", *CREDENTIALS),
+        )
+    fail(f"The token endpoint refused the refresh ({said}).")
+
+
+def _adopt(run: Diagnosis, grant: oauth.TokenGrant) -> None:
+    run.token = TokenFacts(
+        access_token=Secret(grant.access_token),
+        source="refresh",
+        granted_scope=grant.scope,
+        refresh_token_issued=grant.refresh_token is not None or bool(run.settings.refresh_token),
+    )
+
+
+@check(
+    "token.claims",
+    order=70,
+    title="Access token is valid",
+    verifies="the access token is a JWT, not expired, for the right audience and issuer; "
+    "how long it has left",
+    depends=("config.values", "token.refresh"),
+    guidance=("faq.errors.401",),
+)
+def check_access_token_claims(run: Diagnosis) -> str:
+    token = run.token or _configured_token(run)
+    run.token = token
+    try:
+        claims = oauth.peek_claims(token.access_token.reveal())
+    except oauth.NotAJwt as problem:
+        fail(
+            "The access token is not a JWT, so the API will refuse it.",
+            detail=f"{problem}. Opaque tokens came from the Sage ID sign-on method retired in "
+            "February 2021; sign in with the current method (sage200-doctor login).",
+            guidance=("faq.errors.401", *RECONSENT),
+        )
+    token.claims = claims
+    _verify_signature(run, token)
+    expected_audience = run.settings.audience.strip()
+    audiences = oauth.audiences(claims)
+    if expected_audience not in audiences:
+        fail(
+            f"The token is for {', '.join(audiences) or 'no audience'}, not {expected_audience}.",
+            detail="Request the token with audience=" + expected_audience + " (production). "
+            "Tokens for another audience (for example the shadow environment's) are refused.",
+        )
+    left = oauth.seconds_left(claims)
+    _judge_expiry(run, left)
+    issuer = str(claims.get("iss", ""))
+    summary = f"JWT for {expected_audience} from {issuer or 'an unnamed issuer'}"
+    summary += (
+        f", {oauth.describe_duration(left or 0)} left." if left is not None else ", no expiry."
+    )
+    run.facts.update(
+        {
+            "issuer": issuer,
+            "expires in": oauth.describe_duration(left or 0),
+            "token source": token.source,
+        }
+    )
+    _judge_issuer(run, issuer, summary)
+    if left is not None and left < EXPIRY_WARNING_S:
+        warn(f"The token expires in {oauth.describe_duration(left)}: requests may start failing.")
+    return summary
+
+
+def _configured_token(run: Diagnosis) -> TokenFacts:
+    settings = run.settings
+    if settings.access_token:
+        return TokenFacts(
+            access_token=Secret(settings.access_token.reveal().strip()), source="access_token"
+        )
+    assert settings.authorization is not None
+    return TokenFacts(
+        access_token=Secret(bare_token(settings.authorization.reveal())), source="authorization"
+    )
+
+
+def bare_token(header: str) -> str:
+    """The token inside an Authorization value however it was mangled (spaces, quotes, schemes)."""
+    text = header.strip()
+    while text[:6].lower() == "bearer":
+        text = text[6:].strip()
+    return text.strip("\"'“”‘’ \r\n\t")
+
+
+def _verify_signature(run: Diagnosis, token: TokenFacts) -> None:
+    jwks_uri = (run.discovery or {}).get("jwks_uri")
+    if not isinstance(jwks_uri, str):
+        run.facts["signature"] = "not verified (no discovery document)"
+        return
+    answer = run.session.request("GET", jwks_uri)
+    if not (answer.ok and isinstance(answer.json, dict)):
+        run.facts["signature"] = f"not verified (JWKS: {status_phrase(answer)})"
+        return
+    problem = oauth.verify_signature(token.access_token.reveal(), answer.json)
+    if problem:
+        fail(
+            "The token was not signed by the configured identity server.",
+            detail=f"{problem}. It was probably issued by another Sage ID environment than "
+            "SAGE200_TOKEN_URL points at.",
+        )
+    run.facts["signature"] = "verified against the identity server's keys"
+
+
+def _judge_expiry(run: Diagnosis, left: float | None) -> None:
+    if left is None or left >= -oauth.CLOCK_SKEW_S:
+        return
+    fix = (
+        "configure SAGE200_REFRESH_TOKEN so each run mints a fresh one"
+        if not run.settings.refresh_token
+        else "the identity server minted an expired token"
+    )
+    fail(
+        f"The access token expired {oauth.describe_duration(left)} ago.",
+        detail=f"The API answers 401 to expired tokens. Get a new token; better, {fix}.",
+    )
+
+
+def _judge_issuer(run: Diagnosis, issuer: str, summary: str) -> None:
+    if RETIRED_SIGN_ON_HOST in issuer:
+        fail(
+            "The token comes from the Sage ID sign-on method retired in February 2021.",
+            guidance=("faq.errors.401", *RECONSENT),
+        )
+    expected = oauth.expected_issuer(run.settings.token_url.strip())
+    if issuer and issuer != expected:
+        warn(
+            f"{summary} The issuer is not {expected}, the host SAGE200_TOKEN_URL points at.",
+            detail="Tokens from one Sage ID environment are not accepted by another.",
+        )
+
+
+@check(
+    "token.scope",
+    order=80,
+    title="Token scope includes offline_access",
+    verifies="the granted scope includes what is required, including `offline_access`, and a "
+    "refresh token was issued",
+    depends=("token.claims",),
+    guidance=("faq.postman.offline-access",),
+)
+def check_scope_includes_offline_access(run: Diagnosis) -> str:
+    assert run.token is not None
+    granted = _granted_scopes(run.token)
+    requested = set(run.settings.scope.split())
+    run.facts["granted scope"] = " ".join(sorted(granted)) if granted else "unknown"
+    if "offline_access" not in requested:
+        fail(
+            "SAGE200_SCOPE does not ask for offline_access, so Sage ID issues no refresh token.",
+            detail=f"requested: {run.settings.scope}. Add offline_access and sign in again.",
+        )
+    if granted and "offline_access" not in granted:
+        fail(
+            "The token was granted without offline_access, so no refresh token was issued.",
+            detail=f"granted scopes: {' '.join(sorted(granted))}. Sign in again asking for "
+            "offline_access (sage200-doctor login); without it you must sign in every hour.",
+        )
+    if not granted:
+        warn("The granted scope cannot be read from the token or its response.")
+    if run.token.refresh_token_issued is False:
+        fail("Sage ID issued no refresh token although offline_access was granted.")
+    return f"Granted: {' '.join(sorted(granted))}; a refresh token is available."
+
+
+def _granted_scopes(token: TokenFacts) -> set[str]:
+    if token.granted_scope:
+        return set(token.granted_scope.split())
+    scope = token.claims.get("scope")
+    if isinstance(scope, str):
+        return set(scope.split())
+    scp = token.claims.get("scp")
+    return {str(item) for item in scp} if isinstance(scp, list) else set()

@@ -1,0 +1,277 @@
+"""The `sage200-doctor` command: run, demo, emulate, checks, explain, login.
+
+`run` and `demo` drive pytest in-process with the plugin switched on, isolated from whatever
+pytest configuration or tests lie in the current directory, and turn the run's verdict into the
+contract's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sage200_doctor import __version__
+from sage200_doctor.results import EXIT_USAGE, RunResult
+
+EXIT_INTERNAL = 5
+
+
+class ResultSink:
+    """Receives the run's result from the plugin before pytest tears the run down."""
+
+    def __init__(self) -> None:
+        self.result: RunResult | None = None
+        self.redactor: Any = None
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        from sage200_doctor.plugin import doctor_run
+
+        run = doctor_run(config)
+        if run is not None:
+            self.result = run.result
+            self.redactor = run.redactor
+
+
+def _pytest_args(args: argparse.Namespace, env_file: Path | None, sandbox: Path) -> list[str]:
+    report_dir = Path(args.report_dir)
+    (sandbox / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    argv = [
+        str(sandbox),
+        "-c",
+        str(sandbox / "pytest.ini"),
+        "--rootdir",
+        str(sandbox),
+        "--confcutdir",
+        str(sandbox),
+        # Only the plugins a diagnosis needs: autoloading every pytest plugin installed on the
+        # machine (hypothesis, schemathesis, coverage, …) would triple the time to a verdict.
+        "--disable-plugin-autoload",
+        *("-p", "sage200_doctor.plugin", "-p", "pytest_metadata.plugin", "-p", "pytest_html.plugin"),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--no-header",
+        "--tb=no",
+        "-rN",
+        "-o",
+        "junit_family=xunit2",
+        "-o",
+        "junit_suite_name=sage200-doctor",
+        "--junitxml",
+        str(report_dir / "junit.xml"),
+        "--html",
+        str(report_dir / "report.html"),
+        "--self-contained-html",
+        "--sage200-json",
+        str(report_dir / "report.json"),
+        "--sage200-run",
+    ]
+    if env_file is not None:
+        argv += ["--sage200-env", str(env_file)]
+    for check_id in args.only or []:
+        argv += ["--sage200-only", check_id]
+    if getattr(args, "save_rotated", None):
+        argv += ["--sage200-save-rotated", args.save_rotated]
+    if args.quiet:
+        argv.append("--sage200-quiet-summary")
+    return argv
+
+
+def _execute(args: argparse.Namespace, env_file: Path | None) -> int:
+    import pytest
+
+    Path(args.report_dir).mkdir(parents=True, exist_ok=True)
+    sink = ResultSink()
+    with tempfile.TemporaryDirectory(prefix="sage200-doctor-") as sandbox:
+        code = pytest.main(_pytest_args(args, env_file, Path(sandbox)), plugins=[sink])
+    if sink.result is None:
+        return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_INTERNAL
+    if getattr(args, "bundle", None):
+        from sage200_doctor.report.bundle import write_bundle
+
+        write_bundle(Path(args.bundle), Path(args.report_dir), sink.result, sink.redactor)
+        print(f"Support bundle written to {args.bundle}")
+    return sink.result.exit_code
+
+
+def _check_env_file(env: str | None) -> Path | int | None:
+    """The env file to use, or an exit code when it cannot be read (usage error)."""
+    from sage200_doctor.settings import UsageError, load_settings
+
+    path = Path(env) if env else (Path(".env") if Path(".env").is_file() else None)
+    try:
+        load_settings(path)
+    except UsageError as error:
+        print(f"sage200-doctor: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return path
+
+
+def command_run(args: argparse.Namespace) -> int:
+    checked = _check_env_file(args.env)
+    if isinstance(checked, int):
+        return checked
+    return _execute(args, checked)
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from sage200_doctor.emulator import SCENARIOS, format_env_lines, running_emulator
+
+    if args.scenario not in SCENARIOS:
+        return _unknown("scenario", args.scenario, list(SCENARIOS))
+    with (
+        running_emulator(args.scenario, latency_ms=args.latency_ms) as emulator,
+        tempfile.TemporaryDirectory(prefix="sage200-demo-") as workdir,
+    ):
+        env_file = Path(workdir) / "demo.env"
+        descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(format_env_lines(emulator.env()) + "\n")
+        print(
+            f"Demo: scenario '{args.scenario}' ({SCENARIOS[args.scenario].description}) "
+            f"on the embedded emulator at {emulator.base_url}\n"
+        )
+        code = _execute(args, env_file)
+    print(f"\nReports: {Path(args.report_dir) / 'report.html'}, report.json, junit.xml")
+    return code
+
+
+def command_emulate(args: argparse.Namespace) -> int:
+    from sage200_doctor.emulator import SCENARIOS, format_env_lines, scenario_config, serve_forever
+
+    if args.scenario not in SCENARIOS:
+        return _unknown("scenario", args.scenario, list(SCENARIOS))
+
+    def announce(emulator: Any) -> None:
+        print(f"# sage200-doctor emulator, scenario '{args.scenario}', serving {emulator.base_url}")
+        print("# Save these lines as an env file and run: sage200-doctor run --env FILE")
+        print(format_env_lines(emulator.env()), flush=True)
+
+    serve_forever(
+        scenario_config(args.scenario),
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        on_ready=announce,
+    )
+    return 0
+
+
+def command_checks(args: argparse.Namespace) -> int:
+    from sage200_doctor.registry import all_checks
+
+    for spec in all_checks():
+        needs = ", ".join(spec.depends) or "-"
+        print(f"{spec.order:>4}  {spec.id:<28} {spec.title}")
+        print(f"      verifies: {spec.verifies}")
+        print(f"      needs:    {needs}")
+    return 0
+
+
+def command_explain(args: argparse.Namespace) -> int:
+    from sage200_doctor.guidance import GUIDANCE, guidance_for, render_text
+    from sage200_doctor.registry import all_checks
+
+    specs = {spec.id: spec for spec in all_checks()}
+    if args.id in specs:
+        spec = specs[args.id]
+        print(f"{spec.id} ({spec.order}): {spec.title}\nVerifies: {spec.verifies}")
+        print(f"Needs: {', '.join(spec.depends) or 'nothing'}\n")
+        for guidance_id in spec.guidance:
+            print(render_text(guidance_for(guidance_id)) + "\n")
+        return 0
+    if args.id in GUIDANCE:
+        print(render_text(guidance_for(args.id)))
+        return 0
+    return _unknown("check or guidance id", args.id, [*specs, *GUIDANCE])
+
+
+def command_login(args: argparse.Namespace) -> int:
+    print(
+        "sage200-doctor login is not built yet: sign in with Postman or the Sage token "
+        "generator for now, and put the tokens in your env file.",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
+def _unknown(what: str, value: str, known: list[str]) -> int:
+    close = difflib.get_close_matches(value, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    print(
+        f"sage200-doctor: unknown {what} {value!r}.{hint} Known: {', '.join(known)}",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--report-dir", default="reports", help="where reports go (default: reports/)"
+    )
+    parser.add_argument(
+        "--only", action="append", metavar="ID", help="run only this check and what it needs"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="short summary for CI logs")
+    parser.add_argument("--bundle", metavar="FILE.zip", help="also write a redacted support bundle")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sage200-doctor", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"sage200-doctor {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="diagnose the configured environment")
+    run.add_argument("--env", metavar="FILE", help="env file (default: ./.env if present)")
+    run.add_argument(
+        "--save-rotated",
+        metavar="FILE",
+        help="where a rotated refresh token from the environment is saved",
+    )
+    _report_options(run)
+    run.set_defaults(handler=command_run)
+    demo = commands.add_parser("demo", help="the same run against the embedded emulator")
+    demo.add_argument(
+        "--scenario", default="healthy", help="inject a known fault (see emulate --help)"
+    )
+    demo.add_argument("--latency-ms", type=int, default=0, help=argparse.SUPPRESS)
+    _report_options(demo)
+    demo.set_defaults(handler=command_demo)
+    emulate = commands.add_parser("emulate", help="serve the Sage 200 emulator on loopback")
+    emulate.add_argument("--scenario", default="healthy")
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8200)
+    emulate.add_argument("--latency-ms", type=int, default=0)
+    emulate.set_defaults(handler=command_emulate)
+    commands.add_parser("checks", help="list the checks in run order").set_defaults(
+        handler=command_checks
+    )
+    explain = commands.add_parser("explain", help="guidance for a check id or guidance id")
+    explain.add_argument("id")
+    explain.set_defaults(handler=command_explain)
+    login = commands.add_parser("login", help="interactive Sage ID sign-in (not built yet)")
+    login.add_argument("--env", metavar="FILE")
+    login.set_defaults(handler=command_login)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_USAGE if exit_.code not in (0, None) else 0
+    handler: Any = args.handler
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The state one diagnostic run shares between its checks: settings in, facts learned on the way.
+
+Checks read earlier checks' facts from here (the token, the sites list, the chosen site and
+company, a sample of customers) and ask it to make requests with the right headers. It builds no
+finding itself: that is the checks' job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sage200_doctor.http.sage import endpoint
+from sage200_doctor.http.session import Answer, Session
+from sage200_doctor.redact import Redactor
+from sage200_doctor.settings import ConfigProblem, LoadedSettings, Secret, Settings
+
+
+@dataclass
+class TokenFacts:
+    """The access token the run uses, and what is known about how it was obtained."""
+
+    access_token: Secret
+    source: str  # "refresh" | "access_token" | "authorization"
+    granted_scope: str | None = None
+    refresh_token_issued: bool | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RotationRecord:
+    """Where a rotated refresh token was saved, so the run can say so (never the value)."""
+
+    saved_to: Path | None
+    backup: Path | None
+    note: str
+
+
+class Diagnosis:
+    """One run's shared state. Created once per run by the plugin."""
+
+    def __init__(
+        self,
+        loaded: LoadedSettings,
+        session: Session,
+        redactor: Redactor,
+        *,
+        save_rotated: Path | None = None,
+    ) -> None:
+        self.settings: Settings = loaded.settings
+        self.problems: tuple[ConfigProblem, ...] = loaded.problems
+        self.session = session
+        self.redactor = redactor
+        self.save_rotated = save_rotated
+        self.token: TokenFacts | None = None
+        self.discovery: dict[str, Any] | None = None
+        self.jwks: dict[str, Any] | None = None
+        self.sites: list[dict[str, Any]] | None = None
+        self.site_id: str | None = None
+        self.company_id: str | None = None
+        self.customers: list[dict[str, Any]] | None = None
+        self.rotation: RotationRecord | None = None
+        self.seen_bodies: list[tuple[str, str, Any]] = []
+        """(shape name, url, parsed body) of answers api.schema validates."""
+        self.facts: dict[str, Any] = {}
+        """Capability facts of the check now running; the runner moves them to its result."""
+
+    def learn_secret(self, label: str, value: str | Secret | None) -> None:
+        """A secret learned during the run (a minted token) is masked from then on."""
+        if value is not None:
+            self.redactor.add(label, value)
+
+    def api_url(self, path: str) -> str:
+        return endpoint(self.settings.api_base_url, path)
+
+    def api_headers(
+        self,
+        *,
+        authorization: str | None = None,
+        with_key: bool = True,
+        with_company: bool = True,
+    ) -> dict[str, str]:
+        """Headers for a Sage 200 API request: Authorization, the key, X-Site and X-Company."""
+        headers: dict[str, str] = {}
+        if authorization is not None:
+            if authorization:  # "" means: send no Authorization header at all
+                headers["Authorization"] = authorization
+        elif self.token is not None:
+            headers["Authorization"] = "Bearer " + self.token.access_token.reveal()
+        key = self.settings.subscription_key
+        if with_key and key:
+            headers["ocp-apim-subscription-key"] = key.reveal().strip()
+        if with_company and self.site_id and self.company_id:
+            headers["X-Site"] = self.site_id
+            headers["X-Company"] = self.company_id
+        return headers
+
+    def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        authorization: str | None = None,
+        with_key: bool = True,
+        with_company: bool = True,
+    ) -> Answer:
+        """A GET against the Sage 200 API (the only verb a run sends there)."""
+        headers = self.api_headers(
+            authorization=authorization, with_key=with_key, with_company=with_company
+        )
+        return self.session.request("GET", self.api_url(path), params=params, headers=headers)

@@ -1,0 +1,99 @@
+"""The app factory: one Starlette app serving identity, gateway+API and /_emulator/ on one port.
+
+No module-level state: everything an instance remembers lives on `app.state.emulator`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .api import API_METHODS, uk_endpoint
+from .authorize import authorize, decide
+from .config import EmulatorConfig, public_settings
+from .identity import jwks, logout, openid_configuration
+from .state import EmulatorState, Face, LoggedRequest
+from .token_endpoint import token
+from .wire import emulator_state
+
+
+def create_app(
+    config: EmulatorConfig, *, latency_ms: int = 0, public_base_url: str | None = None
+) -> Starlette:
+    """An emulator app; `public_base_url` pins the issuer (else it follows the Host header)."""
+    state = EmulatorState(config, latency_ms=latency_ms, public_base_url=public_base_url)
+    routes = [
+        Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/authorize", authorize, methods=["GET"]),
+        Route("/authorize", decide, methods=["POST"]),
+        Route("/authorize/decision", decide, methods=["POST"]),
+        Route("/oauth/token", token, methods=["POST"]),
+        Route("/v2/logout", logout, methods=["GET"]),
+        Route("/_emulator/requests", requests_view, methods=["GET"]),
+        Route("/_emulator/config", config_view, methods=["GET"]),
+        Route("/uk/{path:path}", uk_endpoint, methods=API_METHODS),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(RequestLogMiddleware, state=state)])
+    app.state.emulator = state
+    return app
+
+
+async def requests_view(request: Request) -> Response:
+    log = emulator_state(request).request_log()
+    return JSONResponse([dataclasses.asdict(entry) for entry in log])
+
+
+async def config_view(request: Request) -> Response:
+    config = emulator_state(request).config
+    settings = {key: _jsonable(value) for key, value in public_settings(config).items()}
+    return JSONResponse({"scenario": config.scenario, "settings": settings})
+
+
+def _jsonable(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+_FACES: dict[str, Face] = {"identity": "identity", "gateway": "gateway", "api": "api"}
+
+
+def default_face(path: str) -> Face:
+    if path.startswith("/_emulator/"):
+        return "emulator"
+    return "api" if path.startswith("/uk/") else "identity"
+
+
+class RequestLogMiddleware:
+    """Records every HTTP request (method, path, status, face) and applies injected latency."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.state.latency_ms:
+            await asyncio.sleep(self.state.latency_ms / 1000)
+        tags: dict[str, object] = scope.setdefault("state", {})
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            face = _FACES.get(str(tags.get("face")), default_face(scope["path"]))
+            self.state.record(LoggedRequest(scope["method"], scope["path"], status, face))

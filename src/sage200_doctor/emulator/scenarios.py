@@ -1,0 +1,160 @@
+"""Named scenarios: each is a healthy config with one fault injected."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .config import EmulatorConfig
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    config: EmulatorConfig
+
+
+def _scenario(name: str, description: str, **settings: Any) -> Scenario:
+    return Scenario(name, description, EmulatorConfig(scenario=name, **settings))
+
+
+_ALL = (
+    _scenario("healthy", "Everything works: key, refresh token, site, company and A1D001."),
+    _scenario(
+        "key-missing",
+        "The gateway requires a subscription key and the settings carry none.",
+        env_subscription_key="none",
+    ),
+    _scenario(
+        "key-invalid",
+        "The settings carry a subscription key the gateway does not know.",
+        env_subscription_key="invalid",
+    ),
+    _scenario(
+        "key-optional",
+        "The gateway does not require a subscription key and the settings carry none.",
+        subscription_key_mode="optional",
+        env_subscription_key="none",
+    ),
+    _scenario(
+        "token-expired",
+        "The settings carry only an access token that has expired, and no refresh token.",
+        env_credentials="expired_access_token",
+    ),
+    _scenario(
+        "wrong-audience",
+        "Refreshing works but mints tokens for s200ukish/sage200, which the API rejects.",
+        issued_audience="s200ukish/sage200",
+    ),
+    _scenario(
+        "no-offline-access",
+        "The access token was granted without offline_access, so there is no refresh token.",
+        env_credentials="access_token_without_offline_access",
+    ),
+    _scenario(
+        "refresh-revoked",
+        "The refresh token has been revoked: the token endpoint answers invalid_grant.",
+        env_credentials="revoked_refresh_token",
+    ),
+    _scenario(
+        "bad-client-secret",
+        "The client secret in the settings is wrong: the token endpoint answers invalid_client.",
+        env_client_secret_valid=False,
+    ),
+    _scenario(
+        "basic-auth-rejected",
+        "The identity server accepts only client_secret_post but the settings say basic.",
+        client_auth_methods=("client_secret_post",),
+        env_client_auth="basic",
+    ),
+    _scenario(
+        "grant-not-allowed",
+        "The client may not use the refresh_token grant: unauthorized_client.",
+        allowed_grant_types=("authorization_code",),
+    ),
+    _scenario(
+        "rotating-refresh",
+        "Each refresh returns a new refresh token and revokes the old one.",
+        rotate_refresh_tokens=True,
+    ),
+    _scenario(
+        "no-space-bearer",
+        "The supplied Authorization header is 'Bearer<token>' with no space after Bearer.",
+        env_authorization_no_space=True,
+    ),
+    _scenario(
+        "sites-empty",
+        "GET sites answers an empty list, as when the site's API set-up was lost.",
+        sites_empty=True,
+    ),
+    _scenario(
+        "site-not-listed",
+        "The configured X-Site is a well-formed GUID that is not in the sites list.",
+        env_selection="site_not_listed",
+    ),
+    _scenario(
+        "company-not-listed",
+        "The configured X-Site is listed but the X-Company is not one of its companies.",
+        env_selection="company_not_listed",
+    ),
+    _scenario(
+        "customers-forbidden",
+        "The user's role lacks the Sales Ledger module, so customers answer 403.",
+        sales_ledger_access=False,
+    ),
+    _scenario(
+        "edition-mismatch",
+        "The site is served on the Professional path but the settings say Standard.",
+        edition="professional",
+        env_edition="standard",
+    ),
+    _scenario(
+        "reference-missing",
+        "The configured customer reference does not exist in the company.",
+        env_customer_reference="NOSUCH01",
+    ),
+    _scenario(
+        "filter-ignored",
+        "The server ignores $filter and returns the collection unfiltered.",
+        filter_ignored=True,
+    ),
+    _scenario(
+        "orderby-ignored",
+        "The server ignores $orderby and returns the collection in id order.",
+        orderby_ignored=True,
+    ),
+    _scenario(
+        "schema-drift",
+        "GET sites returns company_id as a string instead of an integer.",
+        company_id_as_string=True,
+    ),
+    _scenario(
+        "tunnel-down",
+        "The gateway cannot reach the site: every data call, sites included, answers 504.",
+        tunnel_down=True,
+    ),
+    _scenario(
+        "rate-limited",
+        "Every 4th API request answers 429 with Retry-After: 1.",
+        rate_limit_every=4,
+        rate_limit_retry_after_s=1,
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _ALL}
+
+
+def scenario_config(name: str) -> EmulatorConfig:
+    """The config of a named scenario; KeyError naming the valid ones otherwise."""
+    try:
+        return SCENARIOS[name].config
+    except KeyError:
+        valid = ", ".join(sorted(SCENARIOS))
+        raise KeyError(f"unknown scenario {name!r}; valid scenarios: {valid}") from None
+
+
+def with_settings(name: str, **settings: Any) -> EmulatorConfig:
+    """A named scenario with some settings changed (e.g. explicit canary secrets)."""
+    return dataclasses.replace(scenario_config(name), **settings)

@@ -1,0 +1,236 @@
+"""The client's one seam to the network: every request goes through `Session.request`.
+
+It never raises for network trouble (a missing answer is data: `Answer.problem`), reads bodies
+streamed and capped, waits out 429 answers within a bounded budget, and records every exchange,
+redacted, as evidence for the check that made it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import certifi
+import httpx
+
+from sage200_doctor import __version__
+from sage200_doctor.http.network import NetworkProblem, classify, proxy_for
+from sage200_doctor.redact import Redactor
+from sage200_doctor.results import Exchange
+
+MAX_BODY_BYTES = 2_000_000
+EXCERPT_CHARS = 2_000
+MAX_RETRY_AFTER_S = 5.0
+RETRY_BUDGET_S = 12.0
+MAX_RETRIES = 3
+_NOT_JSON = object()
+
+
+@dataclass
+class Answer:
+    """What came back for one request (after any 429 retries)."""
+
+    url: str
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    text: str = ""
+    truncated: bool = False
+    elapsed_ms: float = 0.0
+    problem: NetworkProblem | None = None
+    retries: int = 0
+    _parsed: Any = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def json(self) -> Any:
+        """The parsed JSON body, or None when the body is not JSON (HTML error page, truncated)."""
+        if self._parsed is None:
+            try:
+                self._parsed = (
+                    json.loads(self.text) if self.text and not self.truncated else _NOT_JSON
+                )
+            except ValueError:
+                self._parsed = _NOT_JSON
+        return None if self._parsed is _NOT_JSON else self._parsed
+
+    @property
+    def is_json(self) -> bool:
+        return self.json is not None
+
+    def describe_body(self) -> str:
+        """A short phrase for findings: what kind of body came back."""
+        if self.truncated:
+            return f"a body larger than {MAX_BODY_BYTES // 1_000_000} MB (cut short)"
+        if not self.text.strip():
+            return "an empty body"
+        if self.is_json:
+            return "a JSON body"
+        if "<html" in self.text[:500].lower() or self.content_type == "text/html":
+            return "an HTML page (typically a proxy, firewall or gateway error page)"
+        return "a body that is not JSON"
+
+
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certifi's roots plus the user's extra CA (TLS inspection). Verification is never off."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+def build_client(
+    *, timeout_s: float, ca_bundle: str | None, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """The one place an httpx.Client is made: explicit timeout, no silent redirects, a UA."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_s),
+        follow_redirects=False,
+        headers={"User-Agent": f"sage200-doctor/{__version__}", "Accept": "application/json"},
+        verify=tls_context(ca_bundle),
+        transport=transport,
+        trust_env=True,
+    )
+
+
+class Session:
+    """Sends requests and keeps their redacted evidence until the runner collects it."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        redactor: Redactor,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._redactor = redactor
+        self._sleep = sleep
+        self._exchanges: list[Exchange] = []
+        self.request_count = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def take_exchanges(self) -> list[Exchange]:
+        taken, self._exchanges = self._exchanges, []
+        return taken
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+        retry_rate_limit: bool = True,
+    ) -> Answer:
+        full_url = f"{url}?{urlencode(params, safe='$,()')}" if params else url
+        waited = 0.0
+        retries = 0
+        while True:
+            answer = self._send_once(method, full_url, headers or {}, form)
+            answer.retries = retries
+            delay = _retry_delay(answer) if retry_rate_limit else None
+            if delay is None or retries >= MAX_RETRIES or waited + delay > RETRY_BUDGET_S:
+                return answer
+            self._sleep(delay)
+            waited += delay
+            retries += 1
+
+    def _send_once(
+        self, method: str, url: str, headers: Mapping[str, str], form: Mapping[str, str] | None
+    ) -> Answer:
+        self.request_count += 1
+        started = time.perf_counter()
+        answer = Answer(url=url)
+        try:
+            with self._client.stream(method, url, headers=dict(headers), data=form) as response:
+                answer.status = response.status_code
+                answer.headers = {k.lower(): v for k, v in response.headers.items()}
+                answer.text, answer.truncated = _read_capped(response)
+        except httpx.HTTPError as error:
+            answer.problem = classify(error, urlsplit(url).netloc or url, proxy=proxy_for(url))
+        except (ValueError, ssl.SSLError, OSError) as error:
+            # Malformed URLs and low-level socket errors that httpx did not wrap.
+            answer.problem = NetworkProblem(
+                "other", f"The request could not be sent: {type(error).__name__}."
+            )
+        answer.elapsed_ms = (time.perf_counter() - started) * 1000
+        self._record(method, url, headers, form, answer)
+        return answer
+
+    def _record(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None,
+        answer: Answer,
+    ) -> None:
+        redact = self._redactor
+        body: str | None = None
+        if form is not None:
+            body = urlencode(redact.data(dict(form)))
+        self._exchanges.append(
+            Exchange(
+                method=method,
+                url=redact.safe_text(url),
+                request_headers=redact.headers(headers),
+                request_body=body,
+                status=answer.status,
+                response_headers=redact.headers(dict(answer.headers)),
+                body_excerpt=self._excerpt(answer),
+                elapsed_ms=answer.elapsed_ms,
+                error=answer.problem.sentence if answer.problem else None,
+            )
+        )
+
+    def _excerpt(self, answer: Answer) -> str:
+        if answer.is_json:
+            try:
+                text = json.dumps(self._redactor.data(answer.json), ensure_ascii=False)
+            except Exception:
+                return "[dropped: could not be redacted safely]"
+        else:
+            text = self._redactor.safe_text(answer.text)
+        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + " …(cut)"
+
+
+def _read_capped(response: httpx.Response) -> tuple[str, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return b"".join(chunks)[:MAX_BODY_BYTES].decode("utf-8", "replace"), True
+    raw = b"".join(chunks)
+    return raw.decode(response.encoding or "utf-8", "replace"), False
+
+
+def _retry_delay(answer: Answer) -> float | None:
+    """Seconds to wait before retrying a 429, or None when it should not be retried."""
+    if answer.status != 429:
+        return None
+    value = answer.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return max(0.0, min(moment.timestamp() - time.time(), MAX_RETRY_AFTER_S))

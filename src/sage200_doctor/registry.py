@@ -1,0 +1,152 @@
+"""How a check is declared (id, order, prerequisites, guidance) and how it reports a finding.
+
+A check is a function taking the run's `Diagnosis` (see `diagnosis.py`). It returns a one-line
+summary when all is well, or raises one of the findings below. Gating (blocking the checks whose
+prerequisites did not pass) is done by the runner, never by the checks themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from sage200_doctor.diagnosis import Diagnosis
+
+CheckFunction = Callable[["Diagnosis"], "str | None"]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    order: int
+    title: str
+    verifies: str
+    depends: tuple[str, ...]
+    guidance: tuple[str, ...]
+    """Guidance attached to any finding of this check unless the finding names its own."""
+    function: CheckFunction
+
+
+class Finding(Exception):
+    """Base of the structured results a check raises. Never shown with a traceback."""
+
+    outcome = "failed"
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        detail: str = "",
+        guidance: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.detail = detail
+        self.guidance = guidance
+
+
+class CheckFailed(Finding):
+    outcome = "failed"
+
+
+class CheckWarning(Finding):
+    outcome = "warning"
+
+
+class CheckSkipped(Finding):
+    outcome = "skipped"
+
+
+def fail(summary: str, *, detail: str = "", guidance: tuple[str, ...] | None = None) -> NoReturn:
+    """A blocking finding: the environment has a problem that stops the integration working."""
+    raise CheckFailed(summary, detail=detail, guidance=guidance)
+
+
+def warn(summary: str, *, detail: str = "", guidance: tuple[str, ...] | None = None) -> NoReturn:
+    """An advisory finding: works today, but worth fixing."""
+    raise CheckWarning(summary, detail=detail, guidance=guidance)
+
+
+def skip(summary: str, *, detail: str = "") -> NoReturn:
+    """The check does not apply to this configuration."""
+    raise CheckSkipped(summary, detail=detail, guidance=())
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+
+
+def check(
+    check_id: str,
+    *,
+    order: int,
+    title: str,
+    verifies: str,
+    depends: tuple[str, ...] = (),
+    guidance: tuple[str, ...] = (),
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Declare a check. Ids and orders are unique; prerequisites must run earlier."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        if check_id in _REGISTRY and _REGISTRY[check_id].function is not function:
+            raise ValueError(f"check {check_id!r} is declared twice")
+        _REGISTRY[check_id] = CheckSpec(
+            check_id, order, title, verifies, depends, guidance, function
+        )
+        return function
+
+    return register
+
+
+def all_checks() -> list[CheckSpec]:
+    """Every declared check, in run order. Importing the checks package declares them."""
+    # Imported by name: checks/ is mapped into the package at install time (see pyproject).
+    importlib.import_module("sage200_doctor.checks")
+
+    specs = sorted(_REGISTRY.values(), key=lambda spec: spec.order)
+    _validate(specs)
+    return specs
+
+
+def _validate(specs: list[CheckSpec]) -> None:
+    seen: dict[str, int] = {}
+    orders: dict[int, str] = {}
+    for spec in specs:
+        if spec.order in orders:
+            raise ValueError(f"checks {orders[spec.order]} and {spec.id} share order {spec.order}")
+        orders[spec.order] = spec.id
+        for prerequisite in spec.depends:
+            if prerequisite not in seen:
+                raise ValueError(
+                    f"{spec.id} depends on {prerequisite}, which does not run before it"
+                )
+        seen[spec.id] = spec.order
+
+
+def with_prerequisites(selected: list[str], specs: list[CheckSpec]) -> list[CheckSpec]:
+    """The selected checks plus everything they need, in run order (for `--only`)."""
+    by_id = {spec.id: spec for spec in specs}
+    unknown = [check_id for check_id in selected if check_id not in by_id]
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    wanted: set[str] = set()
+    pending = list(selected)
+    while pending:
+        check_id = pending.pop()
+        if check_id not in wanted:
+            wanted.add(check_id)
+            pending.extend(by_id[check_id].depends)
+    return [spec for spec in specs if spec.id in wanted]
+
+
+def describe(spec: CheckSpec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "order": spec.order,
+        "title": spec.title,
+        "verifies": spec.verifies,
+        "depends": list(spec.depends),
+        "guidance": list(spec.guidance),
+    }

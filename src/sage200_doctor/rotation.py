@@ -1,0 +1,48 @@
+"""Never lose a rotated refresh token (CONTRACT §7).
+
+When Sage ID rotates the refresh token on use, the one in the user's configuration stops
+working the moment the new one is issued. The new one is written back to the env file it came
+from (atomically, with a backup), or, when it came from an environment variable, to the file
+named by --save-rotated, or failing that to a private file in the user's home.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sage200_doctor.diagnosis import Diagnosis, RotationRecord
+from sage200_doctor.envfile import update_env_file
+
+KEY = "SAGE200_REFRESH_TOKEN"
+
+
+def fallback_directory() -> Path:
+    return Path.home() / ".sage200-doctor"
+
+
+def keep_rotated_refresh_token(run: Diagnosis, new_token: str | None) -> None:
+    configured = run.settings.refresh_token
+    if new_token is None or configured is None or new_token == configured.reveal().strip():
+        return
+    source = run.settings.sources.get(KEY)
+    if source == "file" and run.settings.env_file is not None:
+        backup = update_env_file(run.settings.env_file, {KEY: new_token})
+        run.rotation = RotationRecord(
+            run.settings.env_file,
+            backup,
+            f"Sage ID rotated the refresh token; the new one was saved to {run.settings.env_file} "
+            f"(previous file kept as {backup}).",
+        )
+        return
+    target = (
+        run.save_rotated or fallback_directory() / f"rotated-{time.strftime('%Y%m%dT%H%M%S')}.env"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    backup = update_env_file(target, {KEY: new_token})
+    run.rotation = RotationRecord(
+        target,
+        backup,
+        f"Sage ID rotated the refresh token, which came from the {source or 'command line'}: "
+        f"the new one was saved to {target}. Update your secret store from there.",
+    )

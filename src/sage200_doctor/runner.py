@@ -1,0 +1,71 @@
+"""Running one check: gating on prerequisites, and turning what the check did into a result.
+
+The pytest plugin calls `run_check` for each item in order; keeping the decision here (plain
+functions over plain data) makes gating testable without pytest.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.registry import CheckSpec, Finding
+from sage200_doctor.results import CheckResult, Outcome
+
+REPORT_BUG = (
+    "This is a bug in sage200-doctor, not a problem with your Sage 200 set-up. "
+    "Please report it with the support bundle (sage200-doctor run --bundle FILE.zip)."
+)
+
+
+def blocker(spec: CheckSpec, done: dict[str, CheckResult]) -> str | None:
+    """The first prerequisite that did not pass, or None when the check may run."""
+    for prerequisite in spec.depends:
+        result = done.get(prerequisite)
+        if result is None or not result.outcome.satisfies_dependents:
+            return prerequisite
+    return None
+
+
+def run_check(spec: CheckSpec, diagnosis: Diagnosis, done: dict[str, CheckResult]) -> CheckResult:
+    result = CheckResult(id=spec.id, order=spec.order, title=spec.title, outcome=Outcome.PASSED)
+    blocked_by = blocker(spec, done)
+    if blocked_by is not None:
+        result.outcome = Outcome.BLOCKED
+        result.blocked_by = blocked_by
+        result.summary = f"Not run: it needs {blocked_by}, which did not pass."
+        return result
+    started = time.perf_counter()
+    diagnosis.facts = {}
+    try:
+        summary = spec.function(diagnosis)
+        result.summary = summary or "OK"
+    except Finding as finding:
+        result.outcome = Outcome(finding.outcome)
+        result.summary = diagnosis.redactor.safe_text(finding.summary)
+        result.details = diagnosis.redactor.safe_text(finding.detail)
+        chosen = finding.guidance if finding.guidance is not None else spec.guidance
+        if result.outcome in (Outcome.FAILED, Outcome.WARNING):
+            result.guidance_ids = chosen
+    except Exception as error:
+        result.outcome = Outcome.ERROR
+        result.summary = (
+            f"sage200-doctor failed inside this check ({type(error).__name__}). {REPORT_BUG}"
+        )
+        result.details = diagnosis.redactor.safe_text(_short_traceback(error))
+    result.duration_ms = (time.perf_counter() - started) * 1000
+    result.evidence = diagnosis.session.take_exchanges()
+    result.facts = dict(diagnosis.facts)
+    return result
+
+
+def _short_traceback(error: BaseException) -> str:
+    """Where it broke (files, lines, functions) without source text or the message.
+
+    Both may echo a value the check was handling, and this text ends up in reports.
+    """
+    frames = traceback.extract_tb(error.__traceback__)[-4:]
+    places = [f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in frames]
+    return " <- ".join(reversed(places)) + f": {type(error).__name__}"

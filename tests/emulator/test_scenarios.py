@@ -1,0 +1,354 @@
+"""Each named scenario: its env() alone, used the way a diagnostic run would, hits its fault."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import jwt
+import pytest
+
+from sage200_doctor.emulator import SCENARIOS, RunningEmulator, running_emulator, scenario_config
+
+from .emulator_support import DENIED, INVALID_KEY, MISSING_KEY
+
+Env = dict[str, str]
+ALWAYS = {
+    "SAGE200_EDITION",
+    "SAGE200_API_BASE_URL",
+    "SAGE200_AUTH_URL",
+    "SAGE200_TOKEN_URL",
+    "SAGE200_AUDIENCE",
+    "SAGE200_CLIENT_ID",
+    "SAGE200_CLIENT_SECRET",
+    "SAGE200_CLIENT_AUTH",
+    "SAGE200_SCOPE",
+    "SAGE200_REDIRECT_URI",
+    "SAGE200_SITE_ID",
+    "SAGE200_COMPANY_ID",
+    "SAGE200_CUSTOMER_REFERENCE",
+}
+
+
+def refresh(client: httpx.Client, env: Env) -> httpx.Response:
+    data = {"grant_type": "refresh_token", "refresh_token": env["SAGE200_REFRESH_TOKEN"]}
+    credentials = (env["SAGE200_CLIENT_ID"], env["SAGE200_CLIENT_SECRET"])
+    if env["SAGE200_CLIENT_AUTH"] == "basic":
+        return client.post(env["SAGE200_TOKEN_URL"], data=data, auth=credentials)
+    data.update(client_id=credentials[0], client_secret=credentials[1])
+    return client.post(env["SAGE200_TOKEN_URL"], data=data)
+
+
+def access_token(client: httpx.Client, env: Env) -> str:
+    if "SAGE200_ACCESS_TOKEN" in env:
+        return env["SAGE200_ACCESS_TOKEN"]
+    response = refresh(client, env)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def api(
+    client: httpx.Client,
+    env: Env,
+    path: str,
+    *,
+    authorization: str | None = None,
+    **params: str,
+) -> httpx.Response:
+    headers = {"Authorization": authorization or f"Bearer {access_token(client, env)}"}
+    if "SAGE200_SUBSCRIPTION_KEY" in env:
+        headers["ocp-apim-subscription-key"] = env["SAGE200_SUBSCRIPTION_KEY"]
+    if path != "sites":
+        headers["X-Site"] = env["SAGE200_SITE_ID"]
+        headers["X-Company"] = env["SAGE200_COMPANY_ID"]
+    return client.get(env["SAGE200_API_BASE_URL"] + path, headers=headers, params=params)
+
+
+def by_reference(client: httpx.Client, env: Env) -> httpx.Response:
+    reference = env["SAGE200_CUSTOMER_REFERENCE"].replace("'", "''")
+    return api(client, env, "customers", **{"$filter": f"reference eq '{reference}'"})
+
+
+def assert_oauth_error(response: httpx.Response, status: int, error: str) -> None:
+    assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+def listed_pairs(client: httpx.Client, env: Env) -> set[tuple[str, str]]:
+    sites = api(client, env, "sites").json()
+    return {(site["site_id"], str(site["company_id"])) for site in sites}
+
+
+# one check per scenario
+
+
+def check_healthy(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    token = refresh(client, env).json()
+    assert "offline_access" in token["scope"].split()
+    assert (env["SAGE200_SITE_ID"], env["SAGE200_COMPANY_ID"]) in listed_pairs(client, env)
+    (customer,) = by_reference(client, env).json()
+    assert customer["reference"] == "A1D001"
+    assert api(client, env, f"customers/{customer['id']}").json() == customer
+
+
+def check_key_missing(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert "SAGE200_SUBSCRIPTION_KEY" not in env
+    response = api(client, env, "sites")
+    assert (response.status_code, response.json()) == (401, MISSING_KEY)
+
+
+def check_key_invalid(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    response = api(client, env, "sites")
+    assert (response.status_code, response.json()) == (401, INVALID_KEY)
+
+
+def check_key_optional(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert "SAGE200_SUBSCRIPTION_KEY" not in env
+    assert api(client, env, "sites").status_code == 200
+    assert len(by_reference(client, env).json()) == 1
+
+
+def check_token_expired(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert "SAGE200_REFRESH_TOKEN" not in env
+    claims = jwt.decode(env["SAGE200_ACCESS_TOKEN"], options={"verify_signature": False})
+    assert claims["exp"] < time.time()
+    response = api(client, env, "sites")
+    assert (response.status_code, response.json()) == (401, DENIED)
+
+
+def check_wrong_audience(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    token = refresh(client, env).json()["access_token"]
+    audiences = jwt.decode(token, options={"verify_signature": False})["aud"]
+    assert "s200ukish/sage200" in audiences
+    assert env["SAGE200_AUDIENCE"] not in audiences
+    response = api(client, env, "sites")
+    assert (response.status_code, response.json()) == (401, DENIED)
+
+
+def check_no_offline_access(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert "SAGE200_REFRESH_TOKEN" not in env
+    assert "offline_access" not in env["SAGE200_SCOPE"].split()
+    claims = jwt.decode(env["SAGE200_ACCESS_TOKEN"], options={"verify_signature": False})
+    assert "offline_access" not in claims["scope"].split()
+    assert api(client, env, "sites").status_code == 200
+
+
+def check_refresh_revoked(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert_oauth_error(refresh(client, env), 403, "invalid_grant")
+
+
+def check_bad_client_secret(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert env["SAGE200_CLIENT_SECRET"] != emulator.config.client_secret
+    assert_oauth_error(refresh(client, env), 401, "invalid_client")
+
+
+def check_basic_auth_rejected(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert env["SAGE200_CLIENT_AUTH"] == "basic"
+    assert_oauth_error(refresh(client, env), 401, "invalid_client")
+    assert refresh(client, {**env, "SAGE200_CLIENT_AUTH": "body"}).status_code == 200
+
+
+def check_grant_not_allowed(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert_oauth_error(refresh(client, env), 403, "unauthorized_client")
+
+
+def check_rotating_refresh(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    rotated = refresh(client, env).json()["refresh_token"]
+    assert rotated != env["SAGE200_REFRESH_TOKEN"]
+    assert_oauth_error(refresh(client, env), 403, "invalid_grant")
+    assert refresh(client, {**env, "SAGE200_REFRESH_TOKEN": rotated}).status_code == 200
+
+
+def check_no_space_bearer(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    supplied = env["SAGE200_AUTHORIZATION"]
+    assert supplied.startswith("Bearer")
+    assert supplied[len("Bearer")] != " "
+    response = api(client, env, "sites", authorization=supplied)
+    assert (response.status_code, response.json()) == (401, DENIED)
+    fixed = "Bearer " + supplied[len("Bearer") :]
+    assert api(client, env, "sites", authorization=fixed).status_code == 200
+
+
+def check_sites_empty(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    response = api(client, env, "sites")
+    assert (response.status_code, response.json()) == (200, [])
+    assert api(client, env, "customers").json() == DENIED
+
+
+def check_site_not_listed(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    listed_sites = {site for site, _ in listed_pairs(client, env)}
+    assert env["SAGE200_SITE_ID"] not in listed_sites
+    response = api(client, env, "customers")
+    assert (response.status_code, response.json()) == (401, DENIED)
+
+
+def check_company_not_listed(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    pairs = listed_pairs(client, env)
+    assert env["SAGE200_SITE_ID"] in {site for site, _ in pairs}
+    assert (env["SAGE200_SITE_ID"], env["SAGE200_COMPANY_ID"]) not in pairs
+    assert api(client, env, "customers").status_code == 401
+
+
+def check_customers_forbidden(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert api(client, env, "sites").status_code == 200
+    response = api(client, env, "customers")
+    assert response.status_code == 403
+    assert response.json()["Message"]
+
+
+def check_edition_mismatch(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert env["SAGE200_EDITION"] == "standard"
+    assert env["SAGE200_API_BASE_URL"].endswith("/uk/sage200/accounts/v1/")
+    response = api(client, env, "sites")
+    assert response.status_code == 404
+    assert response.json()["Message"].startswith("No HTTP resource was found")
+    professional = env["SAGE200_API_BASE_URL"].replace("/sage200/", "/sage200extra/")
+    assert api(client, {**env, "SAGE200_API_BASE_URL": professional}, "sites").status_code == 200
+
+
+def check_reference_missing(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    response = by_reference(client, env)
+    assert (response.status_code, response.json()) == (200, [])
+
+
+def check_filter_ignored(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    rows = by_reference(client, env).json()
+    assert len(rows) > 1
+    assert any(row["reference"] != env["SAGE200_CUSTOMER_REFERENCE"] for row in rows)
+
+
+def check_orderby_ignored(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    rows = api(client, env, "customers", **{"$orderby": "name desc", "$top": "20"}).json()
+    assert [row["id"] for row in rows] == sorted(row["id"] for row in rows)
+
+
+def check_schema_drift(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    sites = api(client, env, "sites").json()
+    assert all(isinstance(site["company_id"], str) for site in sites)
+    assert len(by_reference(client, env).json()) == 1
+
+
+def check_tunnel_down(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert refresh(client, env).status_code == 200
+    for path in ("sites", "customers"):
+        assert api(client, env, path).status_code == 504
+
+
+def check_rate_limited(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    token = access_token(client, env)
+    responses = [api(client, env, "sites", authorization=f"Bearer {token}") for _ in range(8)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429] * 2
+    assert responses[3].headers["retry-after"] == "1"
+    assert responses[3].json() == {
+        "statusCode": 429,
+        "message": "Rate limit is exceeded. Try again in 1 seconds.",
+    }
+
+
+CHECKS: dict[str, Callable[[httpx.Client, Env, RunningEmulator], None]] = {
+    "healthy": check_healthy,
+    "key-missing": check_key_missing,
+    "key-invalid": check_key_invalid,
+    "key-optional": check_key_optional,
+    "token-expired": check_token_expired,
+    "wrong-audience": check_wrong_audience,
+    "no-offline-access": check_no_offline_access,
+    "refresh-revoked": check_refresh_revoked,
+    "bad-client-secret": check_bad_client_secret,
+    "basic-auth-rejected": check_basic_auth_rejected,
+    "grant-not-allowed": check_grant_not_allowed,
+    "rotating-refresh": check_rotating_refresh,
+    "no-space-bearer": check_no_space_bearer,
+    "sites-empty": check_sites_empty,
+    "site-not-listed": check_site_not_listed,
+    "company-not-listed": check_company_not_listed,
+    "customers-forbidden": check_customers_forbidden,
+    "edition-mismatch": check_edition_mismatch,
+    "reference-missing": check_reference_missing,
+    "filter-ignored": check_filter_ignored,
+    "orderby-ignored": check_orderby_ignored,
+    "schema-drift": check_schema_drift,
+    "tunnel-down": check_tunnel_down,
+    "rate-limited": check_rate_limited,
+}
+
+
+def test_every_scenario_has_a_check() -> None:
+    assert set(CHECKS) == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_scenario_env_drives_its_fault(name: str) -> None:
+    with running_emulator(name) as emulator, httpx.Client(timeout=10.0) as client:
+        CHECKS[name](client, emulator.env(), emulator)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_env_keys(name: str) -> None:
+    with running_emulator(name) as emulator:
+        env = emulator.env()
+    assert set(env) >= ALWAYS
+    assert set(env) <= ALWAYS | {
+        "SAGE200_REFRESH_TOKEN",
+        "SAGE200_ACCESS_TOKEN",
+        "SAGE200_SUBSCRIPTION_KEY",
+        "SAGE200_AUTHORIZATION",
+    }
+    assert ("SAGE200_AUTHORIZATION" in env) == (name == "no-space-bearer")
+    assert ("SAGE200_SUBSCRIPTION_KEY" in env) == (name not in ("key-missing", "key-optional"))
+    only_access = name in ("token-expired", "no-offline-access")
+    assert ("SAGE200_ACCESS_TOKEN" in env) == only_access
+    assert ("SAGE200_REFRESH_TOKEN" in env) != only_access
+    assert env["SAGE200_REDIRECT_URI"] == "http://127.0.0.1:8765/callback"
+    assert env["SAGE200_AUTH_URL"] == f"{emulator.base_url}/authorize"
+    assert env["SAGE200_TOKEN_URL"] == f"{emulator.base_url}/oauth/token"
+
+
+def test_healthy_env_values() -> None:
+    with running_emulator("healthy") as emulator:
+        env = emulator.env()
+    assert env["SAGE200_EDITION"] == "professional"
+    assert env["SAGE200_API_BASE_URL"] == f"{emulator.base_url}/uk/sage200extra/accounts/v1/"
+    assert env["SAGE200_CLIENT_AUTH"] == "basic"
+    assert env["SAGE200_AUDIENCE"] == "s200ukipd/sage200"
+    assert "offline_access" in env["SAGE200_SCOPE"].split()
+    assert env["SAGE200_COMPANY_ID"] == "33"
+    assert env["SAGE200_CUSTOMER_REFERENCE"] == "A1D001"
+    assert env["SAGE200_SUBSCRIPTION_KEY"] == emulator.config.subscription_key
+
+
+def test_descriptions_are_one_sentence() -> None:
+    for scenario in SCENARIOS.values():
+        assert scenario.config.scenario == scenario.name
+        assert scenario.description.endswith(".")
+        assert scenario.description.count(". ") == 0
+
+
+def test_unknown_scenario_names_the_valid_ones() -> None:
+    with pytest.raises(KeyError, match="healthy") as info:
+        scenario_config("no-such-scenario")
+    assert "rate-limited" in str(info.value)
+
+
+def test_smoke_like_curl() -> None:
+    """What a person would do by hand: refresh, GET sites, GET customers by reference."""
+    with running_emulator("healthy") as emulator, httpx.Client(timeout=10.0) as http:
+        env = emulator.env()
+        token = http.post(
+            env["SAGE200_TOKEN_URL"],
+            data={"grant_type": "refresh_token", "refresh_token": env["SAGE200_REFRESH_TOKEN"]},
+            auth=(env["SAGE200_CLIENT_ID"], env["SAGE200_CLIENT_SECRET"]),
+        ).json()["access_token"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "ocp-apim-subscription-key": env["SAGE200_SUBSCRIPTION_KEY"],
+        }
+        sites = http.get(env["SAGE200_API_BASE_URL"] + "sites", headers=headers)
+        assert sites.status_code == 200
+        headers.update({"X-Site": env["SAGE200_SITE_ID"], "X-Company": env["SAGE200_COMPANY_ID"]})
+        url = env["SAGE200_API_BASE_URL"] + "customers?$filter=reference eq 'A1D001'"
+        customers = http.get(url, headers=headers)
+        assert customers.status_code == 200
+        assert [c["reference"] for c in customers.json()] == ["A1D001"]
+        faces = [(entry.face, entry.status) for entry in emulator.request_log]
+        assert faces == [("identity", 200), ("api", 200), ("api", 200)]
