@@ -52,7 +52,14 @@ def _pytest_args(args: argparse.Namespace, env_file: Path | None, sandbox: Path)
         # Only the plugins a diagnosis needs: autoloading every pytest plugin installed on the
         # machine (hypothesis, schemathesis, coverage, …) would triple the time to a verdict.
         "--disable-plugin-autoload",
-        *("-p", "sage200_doctor.plugin", "-p", "pytest_metadata.plugin", "-p", "pytest_html.plugin"),
+        *(
+            "-p",
+            "sage200_doctor.plugin",
+            "-p",
+            "pytest_metadata.plugin",
+            "-p",
+            "pytest_html.plugin",
+        ),
         "-p",
         "no:cacheprovider",
         "-q",

@@ -194,7 +194,7 @@ class Redactor:
         for name, value in items:
             try:
                 masked[str(name)] = self._header_value(str(name), str(value))
-            except Exception:  # noqa: BLE001 - fail closed: a header we cannot mask is dropped
+            except Exception:
                 masked[str(name)] = DROPPED
         return masked
 
@@ -216,14 +216,14 @@ class Redactor:
         """`text`, failing closed."""
         try:
             return self.text(value)
-        except Exception:  # noqa: BLE001 - fail closed: a payload we cannot mask is never shown
+        except Exception:
             return DROPPED
 
     def safe_data(self, value: Any) -> Any:
         """`data`, failing closed: the whole payload is dropped if any part of it breaks."""
         try:
             return self.data(value)
-        except Exception:  # noqa: BLE001 - fail closed
+        except Exception:
             return DROPPED
 
     def _field(self, key: str, item: Any) -> Any:
@@ -273,7 +273,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a record whose message cannot be built is dropped
+        except Exception:
             return False
         record.msg = self.redactor.safe_text(message)
         record.args = None

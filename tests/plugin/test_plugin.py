@@ -27,7 +27,8 @@ def test_the_plugin_is_inert_without_its_options(pytester: pytest.Pytester) -> N
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    assert "sage200" not in result.stdout.str()
+    assert "sage200-doctor:" not in result.stdout.str()  # no diagnosis summary
+    assert "test_plain.py ." in result.stdout.str()  # the user's own test ran as usual
 
 
 def test_the_plugin_offers_its_options(pytester: pytest.Pytester) -> None:
@@ -40,7 +41,9 @@ def test_sage200_env_runs_the_checks_instead_of_local_tests(
 ) -> None:
     pytester.makepyfile(test_plain="def test_plain():\n    raise AssertionError('must not run')\n")
     env = _env_file(pytester, healthy)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--sage200-env", str(env), "--junitxml", "junit.xml")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--sage200-env", str(env), "--junitxml", "junit.xml"
+    )
     assert result.ret == 0
     assert "15 passed" in result.stdout.str()
     suite = ET.parse(pytester.path / "junit.xml").getroot().find("testsuite")
@@ -51,7 +54,9 @@ def test_sage200_env_runs_the_checks_instead_of_local_tests(
     assert len(names) == 15
 
 
-def test_a_failing_environment_fails_pytest_and_blocks_dependents(pytester: pytest.Pytester) -> None:
+def test_a_failing_environment_fails_pytest_and_blocks_dependents(
+    pytester: pytest.Pytester,
+) -> None:
     with running_emulator("key-missing") as emulator:
         env = _env_file(pytester, emulator)
         result = pytester.runpytest("-p", "no:cacheprovider", "--sage200-env", str(env), "-v")

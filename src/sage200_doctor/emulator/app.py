@@ -84,16 +84,25 @@ class RequestLogMiddleware:
         if self.state.latency_ms:
             await asyncio.sleep(self.state.latency_ms / 1000)
         tags: dict[str, object] = scope.setdefault("state", {})
-        status = 500
+        status, recorded = 500, False
 
-        async def send_and_note_status(message: Message) -> None:
+        def record() -> None:
+            nonlocal recorded
+            face = _FACES.get(str(tags.get("face")), default_face(scope["path"]))
+            self.state.record(LoggedRequest(scope["method"], scope["path"], status, face))
+            recorded = True
+
+        async def send_and_record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Before the last byte leaves: a client that has its answer sees it in the log.
+                record()
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_note_status)
+            await self.app(scope, receive, send_and_record)
         finally:
-            face = _FACES.get(str(tags.get("face")), default_face(scope["path"]))
-            self.state.record(LoggedRequest(scope["method"], scope["path"], status, face))
+            if not recorded:
+                record()

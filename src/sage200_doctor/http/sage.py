@@ -65,6 +65,10 @@ def status_phrase(answer: Answer) -> str:
     """'HTTP 401 with "Authorization has been denied…"' or the network problem, for findings."""
     if answer.problem is not None:
         return answer.problem.sentence
+    if answer.status is not None and 300 <= answer.status < 400:
+        # Never followed: a redirect on an API call means a wrong URL or something in the way.
+        target = answer.headers.get("location", "somewhere unnamed")
+        return f"HTTP {answer.status}, a redirect to {target} (not followed)"
     message = api_message(answer)
     if message:
         return f'HTTP {answer.status} with "{message}"'
