@@ -200,12 +200,14 @@ def command_explain(args: argparse.Namespace) -> int:
 
 
 def command_login(args: argparse.Namespace) -> int:
-    print(
-        "sage200-doctor login is not built yet: sign in with Postman or the Sage token "
-        "generator for now, and put the tokens in your env file.",
-        file=sys.stderr,
+    from sage200_doctor.login import DEFAULT_TIMEOUT_S, command
+
+    return command(
+        Path(args.env) if args.env else None,
+        no_browser=args.no_browser,
+        timeout_s=DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout,
+        port=args.port,
     )
-    return EXIT_USAGE
 
 
 def _unknown(what: str, value: str, known: list[str]) -> int:
@@ -261,8 +263,27 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="guidance for a check id or guidance id")
     explain.add_argument("id")
     explain.set_defaults(handler=command_explain)
-    login = commands.add_parser("login", help="interactive Sage ID sign-in (not built yet)")
-    login.add_argument("--env", metavar="FILE")
+    login = commands.add_parser(
+        "login", help="sign in with Sage ID in a browser and save the tokens in the env file"
+    )
+    login.add_argument(
+        "--env", metavar="FILE", help="env file to read and update (default: ./.env, created)"
+    )
+    login.add_argument(
+        "--no-browser", action="store_true", help="print the sign-in address, open no browser"
+    )
+    login.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for the sign-in (default: 300)",
+    )
+    login.add_argument(
+        "--port",
+        type=int,
+        metavar="N",
+        help="local port the sign-in comes back to (default: the port of SAGE200_REDIRECT_URI, else 8765)",
+    )
     login.set_defaults(handler=command_login)
     return parser
 

@@ -16,7 +16,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -84,21 +84,41 @@ _QUERY_NAMES = (
     r"access_token|refresh_token|id_token|client_secret|client_assertion|code_verifier|code"
     r"|subscription[-_]key|ocp-apim-subscription-key|api[-_]?key|password|token"
 )
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+
+
+def _by_name(match: re.Match[str]) -> str:
+    """Mask the value of a `name=value` or `"name": "value"` pair, unless already masked or
+    an error code (`code=invalid_grant` is a diagnosis, not an authorization code)."""
+    name, value, tail = match.group("name"), match.group("value"), match.group("tail") or ""
+    if value.startswith("[redacted") or (name.lower() == "code" and _ERROR_CODE.fullmatch(value)):
+        return match.group(0)
+    return f"{match.group('head')}{MASK}{tail}"
+
+
+_Replacement = str | Callable[[re.Match[str]], str]
+_SHAPES: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
     # name=value in a query string or a form body, raw or URL-encoded into another URL.
     (
-        re.compile(rf"(?i)(?<![A-Za-z0-9])((?:{_QUERY_NAMES})(?:=|%3D))([^&\s\"'#<>]+)"),
-        rf"\g<1>{MASK}",
+        re.compile(
+            rf"(?i)(?:(?<![A-Za-z0-9])|(?<=%3F)|(?<=%26))(?P<head>(?P<name>{_QUERY_NAMES})(?:=|%3D))"
+            rf"(?P<value>(?:(?!%26)[^&\s\"'#<>])+)(?P<tail>)"
+        ),
+        _by_name,
     ),
     # "name": "value" in JSON text that could not be parsed (cut short, or inside a log line).
+    # (Authorization values are left to the scheme rule below, which keeps "Bearer" visible.)
     (
         re.compile(
-            rf'(?i)("(?:{_QUERY_NAMES}|client_secret|authorization)"\s*:\s*")((?:[^"\\]|\\.)*)"'
+            rf'(?i)(?P<head>"(?P<name>{_QUERY_NAMES})"\s*:\s*")'
+            rf'(?P<value>(?:[^"\\]|\\.)*)(?P<tail>")'
         ),
-        rf'\g<1>{MASK}"',
+        _by_name,
     ),
     # The credential after an auth scheme, wherever it appears in prose or a log line.
-    (re.compile(r"(?i)\b((?:bearer|basic)[\s:=]*)([A-Za-z0-9\-_.~+/]{16,}=*)"), rf"\g<1>{MASK}"),
+    (
+        re.compile(r"(?i)\b((?:bearer|basic)[\s:=]*)(?!_)([A-Za-z0-9\-_.~+/]{16,}=*)"),
+        rf"\g<1>{MASK}",
+    ),
     # A JWT (header.payload.signature, base64url): always a credential.
     (
         re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"),

@@ -67,16 +67,8 @@ async def decide(request: Request) -> Response:
     pending = state.pending.get(transaction)
     if pending is None or time.time() >= pending.expires_at:
         return error_page("Sign-in expired", "This sign-in request has expired or is not valid.")
-    if form.get("decision") != "allow":
-        del state.pending[transaction]
-        description = "The user did not authorize the request."
-        return _redirect(
-            pending.redirect_uri,
-            error="access_denied",
-            description=description,
-            state=pending.state,
-        )
-    if not _credentials_match(state.config, form):
+    allow = form.get("decision") == "allow"
+    if allow and not _credentials_match(state.config, form):
         return consent_page(
             transaction=transaction,
             client_id=pending.client_id,
@@ -85,6 +77,11 @@ async def decide(request: Request) -> Response:
             message="Wrong email or password.",
         )
     del state.pending[transaction]
+    if not allow:
+        denied = "The user did not authorize the request."
+        return _redirect(
+            pending.redirect_uri, error="access_denied", description=denied, state=pending.state
+        )
     return _redirect(pending.redirect_uri, code=_issue_code(state, pending), state=pending.state)
 
 

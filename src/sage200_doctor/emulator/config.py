@@ -67,7 +67,7 @@ class EmulatorConfig:
     rotate_refresh_tokens: bool = False
     access_token_lifetime_s: int = 3600
     # Absolute from the original consent, not sliding (reference §2.2).
-    refresh_token_lifetime_s: int = 90 * 24 * 3600
+    refresh_token_lifetime_s: float = 90 * 24 * 3600
     authorization_code_lifetime_s: int = 60
 
     # gateway (Azure API Management look-alike)

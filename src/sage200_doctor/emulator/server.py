@@ -109,12 +109,16 @@ def _prepare(
         if isinstance(config_or_scenario, str)
         else config_or_scenario
     )
-    sock = _bind(host, port)
     app = create_app(config, latency_ms=latency_ms)
     server_config = uvicorn.Config(
         app, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none"
     )
-    return RunningEmulator(app.state.emulator, _QuickServer(server_config), sock)
+    sock = _bind(host, port)
+    try:
+        return RunningEmulator(app.state.emulator, _QuickServer(server_config), sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 @contextlib.contextmanager

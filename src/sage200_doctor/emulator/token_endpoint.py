@@ -215,13 +215,17 @@ def _token_response(
         "scope": " ".join(grant.scope),
     }
     if "openid" in grant.scope:
-        body["id_token"] = mint_id_token(
-            issuer=issuer,
-            client_id=grant.client_id,
-            email=config.username,
-            nonce=nonce,
-            lifetime_s=config.access_token_lifetime_s,
-        )
+        body["id_token"] = _id_token(issuer, config, grant.client_id, nonce)
     if refresh_token is not None:
         body["refresh_token"] = refresh_token
     return body
+
+
+def _id_token(issuer: str, config: EmulatorConfig, client_id: str, nonce: str | None) -> str:
+    return mint_id_token(
+        issuer=issuer,
+        client_id=client_id,
+        email=config.username,
+        nonce=nonce,
+        lifetime_s=config.access_token_lifetime_s,
+    )

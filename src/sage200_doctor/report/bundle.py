@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -55,8 +54,11 @@ def fingerprint(result: RunResult, *, included: dict[str, str]) -> dict[str, Any
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
         },
-        "platform": {"system": platform.system(), "release": platform.release(),
-                     "machine": platform.machine()},
+        "platform": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "machine": platform.machine(),
+        },
         "edition": result.environment.get("edition"),
         "hosts": {key: host for key, host in hosts.items() if host},
         "hosts_contacted": contacted,
@@ -94,7 +96,9 @@ def _member(path: Path, redactor: Redactor) -> tuple[str | None, str]:
     return redacted, "included"
 
 
-def write_bundle(bundle_path: Path, report_dir: Path, result: RunResult, redactor: Redactor) -> None:
+def write_bundle(
+    bundle_path: Path, report_dir: Path, result: RunResult, redactor: Redactor
+) -> None:
     """Write the zip atomically: report.html, report.json, junit.xml and fingerprint.json."""
     members: dict[str, str] = {}
     states: dict[str, str] = {}
@@ -128,7 +132,3 @@ def _write_zip(path: Path, members: dict[str, str]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def python_summary() -> str:
-    return f"{platform.python_implementation()} {sys.version.split()[0]}"

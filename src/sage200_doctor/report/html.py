@@ -14,6 +14,7 @@ The same hooks shape junit.xml (messages naming the root cause, the check id as 
 from __future__ import annotations
 
 import html
+import importlib
 import platform
 from collections import Counter
 from collections.abc import Generator, Iterable
@@ -189,7 +190,9 @@ def other_findings(result: RunResult) -> str:
             if root is not None and check.outcome is Outcome.FAILED
             else ""
         )
-        refs = ", ".join(link(guidance_for(g).url, guidance_for(g).title) for g in check.guidance_ids)
+        refs = ", ".join(
+            link(guidance_for(g).url, guidance_for(g).title) for g in check.guidance_ids
+        )
         items.append(
             f"<li>{badge(check.outcome)} {check_link(check.id)} {escape(check.summary)}{note}"
             + (f'<div class="s2d-refs">Guidance: {refs}</div>' if refs else "")
@@ -247,15 +250,15 @@ def exchange_block(exchange: Exchange) -> str:
     )
     error = f'<p class="s2d-error">{escape(exchange.error)}</p>' if exchange.error else ""
     response = (
-        f'<h5>Response headers</h5>{headers_table(exchange.response_headers)}'
+        f"<h5>Response headers</h5>{headers_table(exchange.response_headers)}"
         f'<h5>Response body (excerpt)</h5><pre class="s2d-pre">'
-        f'{escape(exchange.body_excerpt) or "(empty)"}</pre>'
+        f"{escape(exchange.body_excerpt) or '(empty)'}</pre>"
         if exchange.status is not None
         else ""
     )
     return (
         f'<details class="s2d-exchange"><summary><span class="s2d-method">'
-        f"{escape(exchange.method)}</span> <span class=\"s2d-url\">{escape(exchange.url)}</span> "
+        f'{escape(exchange.method)}</span> <span class="s2d-url">{escape(exchange.url)}</span> '
         f'<span class="s2d-status {status_class(exchange.status)}">{escape(status)}</span> '
         f'<span class="s2d-ms">{exchange.elapsed_ms:.0f} ms</span></summary>'
         f'<div class="s2d-exchange-body">{error}<h5>Request headers</h5>'
@@ -305,7 +308,9 @@ def environment_summary(run: DoctorRun) -> dict[str, str]:
         "X-Company": env.get("company_id"),
         "Started": run.started_at,
     }
-    return {key: escape(run.redactor.safe_text(str(value or "not set"))) for key, value in rows.items()}
+    return {
+        key: escape(run.redactor.safe_text(str(value or "not set"))) for key, value in rows.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,9 +322,7 @@ def failure_message(check: CheckResult, root: CheckResult | None) -> str:
     if root is None or root.id == check.id:
         lines[0] = f"Root cause: {lines[0]}"
     else:
-        lines.append(
-            f"This may be a consequence of the root cause, {root.id}: {root.summary}"
-        )
+        lines.append(f"This may be a consequence of the root cause, {root.id}: {root.summary}")
     if check.details:
         lines.append(check.details)
     for guidance_id in check.guidance_ids:
@@ -363,10 +366,10 @@ class HtmlHooks:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.config = session.config
         try:
-            from pytest_metadata.plugin import metadata_key
+            metadata_plugin: Any = importlib.import_module("pytest_metadata.plugin")
         except ImportError:  # pragma: no cover - pytest-metadata comes with pytest-html
             return
-        metadata = session.config.stash.get(metadata_key, None)
+        metadata = session.config.stash.get(metadata_plugin.metadata_key, None)
         if metadata is not None:
             # pytest-metadata collects CI variables, plugin lists and --metadata values;
             # none of it helps a Sage 200 diagnosis and any of it could hold a secret.
@@ -405,8 +408,14 @@ class HtmlHooks:
         first = cells[0] if cells else '<td class="col-result"></td>'
         if check is None:
             name = escape(report.nodeid)
-            cells[:] = [first, '<td class="col-order"></td>', "<td></td>",
-                        f'<td class="col-testId">{name}</td>', "<td></td>", duration]
+            cells[:] = [
+                first,
+                '<td class="col-order"></td>',
+                "<td></td>",
+                f'<td class="col-testId">{name}</td>',
+                "<td></td>",
+                duration,
+            ]
             return
         finding = (
             f"blocked by {check_link(check.blocked_by)}"
@@ -439,10 +448,16 @@ class HtmlHooks:
         if check is not None:
             setattr(report, CHECK_KEY, check.id)
             self._shape_junit(item, report, check)
-            report.extras = [
+            # pytest-html's own makereport wrapper (outermost) collects `report.extras`.
+            report.extras = [  # type: ignore[attr-defined]
                 *getattr(report, "extras", []),
-                {"name": "check", "format_type": "html", "content": self._panel(check),
-                 "mime_type": None, "extension": None},
+                {
+                    "name": "check",
+                    "format_type": "html",
+                    "content": self._panel(check),
+                    "mime_type": None,
+                    "extension": None,
+                },
             ]
         report.sections = [(name, self.redactor.safe_text(text)) for name, text in report.sections]
         return report
@@ -452,7 +467,9 @@ class HtmlHooks:
         partial = RunResult(self.run.started_at, 0.0, {}, done)
         return self.redactor.safe_text(check_panel(check, partial))
 
-    def _shape_junit(self, item: pytest.Item, report: pytest.TestReport, check: CheckResult) -> None:
+    def _shape_junit(
+        self, item: pytest.Item, report: pytest.TestReport, check: CheckResult
+    ) -> None:
         # Checks run in order, so the first failure so far is the run's root cause.
         root = first_failed(self.run.results.values())
         if check.outcome in (Outcome.FAILED, Outcome.ERROR):

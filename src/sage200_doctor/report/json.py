@@ -121,5 +121,7 @@ def _consistency(data: dict[str, Any]) -> list[str]:
         problems.append(f"/root_cause: is {actual}, but the first failed check is {expected}")
     for check in checks:
         if check["blocked_by"] is not None and check["blocked_by"] not in ids:
-            problems.append(f"/checks/{check['id']}: blocked by unknown check {check['blocked_by']}")
+            problems.append(
+                f"/checks/{check['id']}: blocked by unknown check {check['blocked_by']}"
+            )
     return problems

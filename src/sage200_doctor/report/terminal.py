@@ -55,9 +55,11 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
 
-def _mark(outcome: Outcome, color: bool) -> str:
+def _mark(outcome: Outcome, color: bool, *, pad: bool = True) -> str:
     symbol, word, code = MARKS[outcome]
-    return _paint(symbol, code, True) if color else f"{word:<7}"
+    if color:
+        return _paint(symbol, code, True)
+    return f"{word:<7}" if pad else word
 
 
 def _consequence(result: CheckResult, run: RunResult) -> str:
@@ -82,7 +84,9 @@ def _guidance_lines(guidance_ids: tuple[str, ...], indent: str) -> list[str]:
     lines = []
     for guidance_id in guidance_ids:
         entry = guidance_for(guidance_id)
-        lines.append(f"{indent}Guidance {entry.id} ({entry.title}), usually fixed by: {entry.owner}")
+        lines.append(
+            f"{indent}Guidance {entry.id} ({entry.title}), usually fixed by: {entry.owner}"
+        )
         if entry.steps:
             lines.append(f"{indent}  Next step: {entry.steps[0]}")
         lines.append(f"{indent}  {entry.url}   (sage200-doctor explain {entry.id})")
@@ -102,7 +106,9 @@ def _root_cause_block(result: RunResult, color: bool) -> list[str]:
 def _counts(result: RunResult) -> str:
     counts = Counter(check.outcome for check in result.checks)
     parts = [f"{counts[outcome]} {outcome.value}" for outcome in Outcome if counts[outcome]]
-    return f"{len(result.checks)} checks: {', '.join(parts) or 'none ran'} in {result.duration_s:.2f}s"
+    return (
+        f"{len(result.checks)} checks: {', '.join(parts) or 'none ran'} in {result.duration_s:.2f}s"
+    )
 
 
 def _head(result: RunResult, color: bool) -> str:
@@ -124,7 +130,7 @@ def _quiet(result: RunResult, color: bool) -> str:
         links = [f"{g} {guidance_for(g).url}" for g in check.guidance_ids]
         text = check.summary + _consequence(check, result)
         suffix = f" [guidance: {'; '.join(links)}]" if links else ""
-        lines.append(f"{_mark(check.outcome, color)} {check.id}: {text}{suffix}")
+        lines.append(f"{_mark(check.outcome, color, pad=False)} {check.id}: {text}{suffix}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,156 @@
+"""report.html's pieces: every value from a server or a user escaped, evidence collapsed,
+root cause and guidance first; and the junit wording built alongside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sage200_doctor.redact import DROPPED, Redactor
+from sage200_doctor.report import html as report_html
+from sage200_doctor.results import CheckResult, Exchange, Outcome
+from tests.unit.test_report_json import HOSTILE, TOKEN, sample_run
+
+
+def hostile_check() -> CheckResult:
+    exchange = Exchange(
+        method="POST",
+        url=f"https://api.example.test/{HOSTILE}",
+        request_headers={"X-Evil": HOSTILE},
+        request_body=f"note={HOSTILE}",
+        status=502,
+        response_headers={"X-Echo": HOSTILE},
+        body_excerpt=f"<html><body>{HOSTILE}</body></html>",
+        error=HOSTILE,
+    )
+    return CheckResult(
+        "network.api",
+        40,
+        f"API {HOSTILE}",
+        Outcome.FAILED,
+        summary=f"summary {HOSTILE}",
+        details=f"details {HOSTILE}",
+        guidance_ids=("guide.network",),
+        evidence=[exchange],
+        facts={HOSTILE: HOSTILE},
+    )
+
+
+def test_everything_from_a_server_or_user_is_escaped() -> None:
+    run = sample_run()
+    check = hostile_check()
+    run.checks.insert(1, check)
+    pieces = [
+        report_html.check_panel(check, run),
+        report_html.root_cause_section(run),
+        report_html.other_findings(run),
+        report_html.capabilities_section(run),
+        report_html.banner(run),
+    ]
+    for piece in pieces:
+        assert "<script>" not in piece
+        assert "<img" not in piece
+    panel = pieces[0]
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in panel
+    assert panel.count("&lt;script&gt;") >= 5  # url, headers, body, request body, error, facts
+
+
+def test_evidence_is_collapsed_and_complete() -> None:
+    run = sample_run()
+    panel = report_html.check_panel(run.checks[1], run)
+    assert panel.count("<details") == 1
+    assert "<details open" not in panel
+    summary = panel[panel.index("<summary>") : panel.index("</summary>")]
+    assert "GET" in summary
+    assert "401" in summary
+    assert "12 ms" in summary
+    assert "s2d-status-4xx" in summary
+    for part in ("Request headers", "Response headers", "Response body", "Bearer [redacted]"):
+        assert part in panel
+
+
+def test_exchange_without_an_answer_says_so() -> None:
+    block = report_html.exchange_block(
+        Exchange("GET", "https://x.test/", {}, error="DNS lookup failed")
+    )
+    assert "no answer" in block
+    assert "DNS lookup failed" in block
+    assert "Response body" not in block
+
+
+def test_root_cause_section_has_guidance_owner_link_and_next_step() -> None:
+    section = report_html.root_cause_section(sample_run())
+    assert 'href="#gateway.subscription_key"' in section
+    assert "Next step" in section
+    assert "Usually fixed by" in section
+    assert 'href="https://developer.sage.com/200/guides/postman/"' in section
+    assert 'rel="noopener noreferrer"' in section
+    assert "1 later check(s) did not run because of it" in section
+
+
+def test_passing_run_says_so_without_a_root_cause() -> None:
+    run = sample_run(failing=False)
+    assert "No root cause" in report_html.root_cause_section(run)
+    assert "s2d-verdict-pass" in report_html.banner(run)
+
+
+def test_blocked_and_consequence_notes() -> None:
+    run = sample_run()
+    blocked = report_html.check_panel(run.checks[3], run)
+    assert 'Not run: it needs <a class="s2d-check" href="#gateway.subscription_key">' in blocked
+    run.checks[3].outcome, run.checks[3].blocked_by = Outcome.FAILED, None
+    later = report_html.check_panel(run.checks[3], run)
+    assert "This may be a consequence of the root cause" in later
+
+
+def test_our_own_docs_are_not_broken_links() -> None:
+    assert "<a" not in report_html.link("docs/network.md")
+    assert "docs/network.md" in report_html.link("docs/network.md")
+
+
+def test_other_findings_list_warnings_with_guidance() -> None:
+    section = report_html.other_findings(sample_run())
+    assert "customers.query_conformance" in section
+    assert "s2d-warning" in section
+    assert "https://developer.sage.com/200/guides/query-parameters/" in section
+
+
+def test_junit_messages_name_the_root_cause() -> None:
+    run = sample_run()
+    root = run.checks[1]
+    assert report_html.failure_message(root, root).startswith(
+        "Root cause: gateway.subscription_key: "
+    )
+    later = CheckResult("sites.list", 100, "Sites", Outcome.FAILED, "No sites.")
+    message = report_html.failure_message(later, root)
+    assert message.startswith("sites.list: No sites.")
+    assert "may be a consequence of the root cause, gateway.subscription_key" in message
+    assert report_html.skip_reason(run.checks[3], root) == (
+        "blocked by gateway.subscription_key, which did not pass; "
+        "root cause: gateway.subscription_key"
+    )
+    assert report_html.first_failed(run.checks) is root
+
+
+def test_sweep_file_redacts_in_place_and_drops_what_it_cannot(tmp_path: Path) -> None:
+    redactor = Redactor()
+    redactor.add("access_token", TOKEN)
+    page = tmp_path / "report.html"
+    page.write_text(f"<p>{TOKEN}</p>", encoding="utf-8")
+    report_html.sweep_file(page, redactor)
+    assert TOKEN not in page.read_text(encoding="utf-8")
+
+    class Broken(Redactor):
+        def safe_text(self, value: str) -> str:
+            return DROPPED
+
+    page.write_text(f"<p>{TOKEN}</p>", encoding="utf-8")
+    report_html.sweep_file(page, Broken())
+    assert TOKEN not in page.read_text(encoding="utf-8")
+    assert "dropped" in page.read_text(encoding="utf-8")
+    report_html.sweep_file(tmp_path / "absent.html", redactor)  # nothing to do, no error
+
+
+def test_stylesheet_ships_with_the_package() -> None:
+    css = report_html.stylesheet()
+    assert ".s2d-banner" in css
+    assert "url(" not in css
