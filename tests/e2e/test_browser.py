@@ -3,7 +3,8 @@ keeps evidence collapsed, runs no injected script and logs no console error.
 
 Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`), with the
 standard library only: no Playwright, no browser download. Install it with
-`apt-get install -y chromium`. Set UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/.
+`apt-get install -y chromium` (or point CHROMIUM at another Chrome or Chromium binary).
+Set UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import json
 import os
 import select
+import shlex
 import shutil
 import subprocess
 import threading
@@ -26,7 +28,8 @@ import pytest
 
 from tests.e2e.test_reports import ScenarioRun, run_doctor, scenario_run
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+"""Debian's chromium by default; CHROMIUM=/path/to/chrome for another Chromium build."""
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 FLAGS = (
     "--headless",
@@ -38,6 +41,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
+    "--disable-dev-shm-usage",  # containers give /dev/shm 64 MB
     "--remote-debugging-pipe",
 )
 INJECTED = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -47,7 +51,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists() and os.environ.get("CI", "").lower() not in ("1", "true"),
-        reason="headless Chromium is not installed (apt-get install -y chromium); "
+        reason=f"headless Chromium is not installed at {CHROMIUM} (apt-get install -y chromium); "
         "in CI (CI=true) this test always runs",
     ),
 ]
@@ -59,7 +63,8 @@ class Browser:
     def __init__(self, profile: Path) -> None:
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-        command = " ".join([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "about:blank"])
+        argv = [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "about:blank"]
+        command = " ".join(shlex.quote(part) for part in argv)
         self._process = subprocess.Popen(
             ["bash", "-c", f"exec {command} 3<&{to_browser_r} 4>&{from_browser_w}"],
             pass_fds=(to_browser_r, from_browser_w),
