@@ -164,13 +164,14 @@ def _orderby_sorts(run: Diagnosis) -> list[str]:
     if rows is None:
         return [f"$orderby=id desc: {status_phrase(answer)}"]
     ids = [row.get("id") for row in rows]
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    numbers = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+    if len(numbers) != len(ids):
         # Ordering of mixed or non-numeric ids is not something the documentation defines;
         # api.schema reports the odd ids themselves.
         run.facts["$orderby"] = "not judged: the ids returned are not all whole numbers"
         return []
-    if ids != sorted(ids, reverse=True):
-        return [f"$orderby=id desc returned ids in this order: {ids}"]
+    if numbers != sorted(numbers, reverse=True):
+        return [f"$orderby=id desc returned ids in this order: {numbers}"]
     return []
 
 

@@ -196,8 +196,8 @@ def _checks_on(raw: dict[str, Any], tmp: Path) -> dict[str, CheckResult]:
 @given(
     values=st.dictionaries(
         st.sampled_from(
-            sorted(ENV)
-            + [
+            [
+                *sorted(ENV),
                 "SAGE200_EDITION",
                 "SAGE200_API_BASE_URL",
                 "SAGE200_TIMEOUT_S",
