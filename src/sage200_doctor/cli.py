@@ -20,6 +20,16 @@ from sage200_doctor import __version__
 from sage200_doctor.results import EXIT_USAGE, RunResult
 
 EXIT_INTERNAL = 5
+CURL_RECIPE = r"""# Try it by hand (after `set -a; . FILE; set +a`):
+#   TOKEN=$(curl -s -u "$SAGE200_CLIENT_ID:$SAGE200_CLIENT_SECRET" -d grant_type=refresh_token \
+#     --data-urlencode "refresh_token=$SAGE200_REFRESH_TOKEN" "$SAGE200_TOKEN_URL" \
+#     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+#   curl -H "Authorization: Bearer $TOKEN" -H "ocp-apim-subscription-key: $SAGE200_SUBSCRIPTION_KEY" \
+#     "${SAGE200_API_BASE_URL}sites"
+#   curl -G -H "Authorization: Bearer $TOKEN" -H "ocp-apim-subscription-key: $SAGE200_SUBSCRIPTION_KEY" \
+#     -H "X-Site: $SAGE200_SITE_ID" -H "X-Company: $SAGE200_COMPANY_ID" \
+#     --data-urlencode "\$filter=reference eq 'A1D001'" "${SAGE200_API_BASE_URL}customers"
+"""
 
 
 class ResultSink:
@@ -158,7 +168,8 @@ def command_emulate(args: argparse.Namespace) -> int:
     def announce(emulator: Any) -> None:
         print(f"# sage200-doctor emulator, scenario '{args.scenario}', serving {emulator.base_url}")
         print("# Save these lines as an env file and run: sage200-doctor run --env FILE")
-        print(format_env_lines(emulator.env()), flush=True)
+        print(format_env_lines(emulator.env()))
+        print(CURL_RECIPE, flush=True)
 
     serve_forever(
         scenario_config(args.scenario),

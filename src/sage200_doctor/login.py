@@ -36,7 +36,13 @@ from typing import Final
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from sage200_doctor.envfile import update_env_file
-from sage200_doctor.http.oauth import TokenError, TokenGrant, describe_duration, parse_token_answer
+from sage200_doctor.http.oauth import (
+    TokenError,
+    TokenGrant,
+    basic_credentials,
+    describe_duration,
+    parse_token_answer,
+)
 from sage200_doctor.http.session import Answer, Session, build_client
 from sage200_doctor.redact import Redactor, quiet_http_loggers
 from sage200_doctor.settings import LoadedSettings, Settings, UsageError, load_settings
@@ -266,8 +272,7 @@ def exchange_code(
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     secret = settings.client_secret.reveal() if settings.client_secret else None
     if settings.client_auth == "basic" and secret is not None:
-        pair = f"{settings.client_id}:{secret}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        headers["Authorization"] = basic_credentials(settings.client_id, secret)
     else:
         form["client_id"] = settings.client_id
         if secret is not None:

@@ -85,6 +85,10 @@ _QUERY_NAMES = (
     r"|subscription[-_]key|ocp-apim-subscription-key|api[-_]?key|password|token"
 )
 
+_PAIR_START = r"(?:(?<![A-Za-z0-9])|(?<=%3F)|(?<=%26))"
+"""Start of a pair: not inside a longer name (`SAGE200_CLIENT_SECRET=` still counts), or
+after an encoded `?` / `&` when a whole query string was URL-encoded into another URL."""
+
 
 def _by_name(match: re.Match[str]) -> str:
     """Mask the value of a `name=value` or `"name": "value"` pair, unless already masked or
@@ -100,7 +104,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
     # name=value in a query string or a form body, raw or URL-encoded into another URL.
     (
         re.compile(
-            rf"(?i)(?:(?<![A-Za-z0-9])|(?<=%3F)|(?<=%26))(?P<head>(?P<name>{_QUERY_NAMES})(?:=|%3D))"
+            rf"(?i){_PAIR_START}(?P<head>(?P<name>{_QUERY_NAMES})(?:=|%3D))"
             rf"(?P<value>(?:(?!%26)[^&\s\"'#<>])+)(?P<tail>)"
         ),
         _by_name,

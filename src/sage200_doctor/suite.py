@@ -16,7 +16,7 @@ import pytest
 
 from sage200_doctor.diagnosis import Diagnosis
 from sage200_doctor.http.session import Session, build_client
-from sage200_doctor.redact import Redactor
+from sage200_doctor.redact import Redactor, quiet_http_loggers
 from sage200_doctor.registry import CheckSpec, all_checks, with_prerequisites
 from sage200_doctor.results import CheckResult, Outcome, RunResult
 from sage200_doctor.runner import run_check
@@ -65,6 +65,7 @@ class DoctorRun:
         save_rotated: Path | None,
         quiet: bool,
     ) -> None:
+        quiet_http_loggers()  # httpx logs full URLs at INFO; we log our own redacted lines
         self.redactor = redactor_for(loaded.settings)
         settings = loaded.settings
         client = build_client(

@@ -181,3 +181,17 @@ def test_bad_flags_are_a_usage_error(doctor: Callable[..., CliRun]) -> None:
     assert doctor("run", "--no-such-flag").code == 4
     assert doctor("demo", "--scenario", "helthy").code == 4
     assert doctor("run", "--only", "sites.lst", "--env", os.devnull).code == 4
+
+
+def test_a_client_secret_with_reserved_characters_authenticates_by_basic(
+    tmp_path: Path, doctor: Callable[..., CliRun]
+) -> None:
+    from sage200_doctor.emulator.scenarios import with_settings
+
+    config = with_settings(
+        "healthy", client_secret="s3cr+t%25:/=é x"
+    )  # RFC 6749 form-encoding matters here
+    with running_emulator(config) as emulator:
+        run = doctor("run", "--env", str(_write_env(tmp_path / "site.env", emulator)))
+    assert run.code == 0, run.stdout
+    assert run.check("token.refresh")["outcome"] == "passed"

@@ -129,6 +129,10 @@ def test_junit_messages_name_the_root_cause() -> None:
         "root cause: gateway.subscription_key"
     )
     assert report_html.first_failed(run.checks) is root
+    broken = CheckResult("api.schema", 150, "Shapes", Outcome.ERROR, "sage200-doctor failed.")
+    assert report_html.failure_message(broken, root).startswith(
+        "Internal error in sage200-doctor, api.schema: "
+    )
 
 
 def test_sweep_file_redacts_in_place_and_drops_what_it_cannot(tmp_path: Path) -> None:
@@ -154,3 +158,13 @@ def test_stylesheet_ships_with_the_package() -> None:
     css = report_html.stylesheet()
     assert ".s2d-banner" in css
     assert "url(" not in css
+
+
+def test_an_internal_error_is_not_reported_as_a_pass() -> None:
+    run = sample_run(failing=False)
+    run.checks[1].outcome = Outcome.ERROR
+    run.checks[1].summary = "sage200-doctor failed inside this check (TypeError)."
+    section = report_html.root_cause_section(run)
+    assert "Internal error" in section
+    assert "No root cause" not in section
+    assert "s2d-verdict-internal-error" in report_html.banner(run)

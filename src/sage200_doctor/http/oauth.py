@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import jwt
 
@@ -33,6 +33,12 @@ class TokenError:
     """`error` is the OAuth error code when the body was OAuth JSON, else None."""
 
 
+def basic_credentials(client_id: str, client_secret: str) -> str:
+    """The HTTP Basic value for client authentication (RFC 6749 §2.3.1: form-encode, then join)."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
+
+
 def refresh(
     session: Session,
     *,
@@ -46,8 +52,7 @@ def refresh(
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     headers: dict[str, str] = {"Content-Type": "application/x-www-form-urlencoded"}
     if method == "basic" and client_secret is not None:
-        pair = f"{client_id}:{client_secret}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        headers["Authorization"] = basic_credentials(client_id, client_secret)
     else:
         form["client_id"] = client_id
         if client_secret is not None:

@@ -81,7 +81,8 @@ def link(url: str, text: str | None = None) -> str:
     label = escape(text or url)
     if url.startswith("https://"):
         return f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">{label}</a>'
-    return f"<code>{label}</code> (in the sage200-doctor documentation)"
+    path = f"<code>{escape(url)}</code>"
+    return f"{label} ({path} in the sage200-doctor repository)" if text else path
 
 
 def guidance_card(entry: Guidance, *, full: bool) -> str:
@@ -141,8 +142,9 @@ def banner(result: RunResult) -> str:
 
 def root_cause_section(result: RunResult) -> str:
     root = result.root_cause
+    errors = [c for c in result.checks if c.outcome is Outcome.ERROR]
     if root is None:
-        return pass_section(result)
+        return error_section(errors[0]) if errors else pass_section(result)
     blocked = [c.id for c in result.checks if c.outcome is Outcome.BLOCKED]
     guidance = "".join(guidance_card(guidance_for(g), full=True) for g in root.guidance_ids)
     details = f'<pre class="s2d-pre">{escape(root.details)}</pre>' if root.details else ""
@@ -160,6 +162,18 @@ def root_cause_section(result: RunResult) -> str:
         f'<p class="s2d-lead">{escape(root.summary)}</p>{details}'
         f'<div class="s2d-next"><span>Next step</span> {escape(next_step(root))}</div>'
         f"{guidance}{consequence}</section>"
+    )
+
+
+def error_section(check: CheckResult) -> str:
+    return (
+        '<section class="s2d-card s2d-root" id="s2d-root-cause">'
+        '<p class="s2d-kicker">Internal error · a bug in sage200-doctor, not in your set-up</p>'
+        f"<h3>{check_link(check.id)} {escape(check.title)}</h3>"
+        f'<p class="s2d-lead">{escape(check.summary)}</p>'
+        f'<pre class="s2d-pre">{escape(check.details)}</pre>'
+        '<div class="s2d-next"><span>Next step</span> Report it with the support bundle '
+        "(<code>sage200-doctor run --bundle FILE.zip</code>).</div></section>"
     )
 
 
@@ -318,8 +332,11 @@ def environment_summary(run: DoctorRun) -> dict[str, str]:
 
 
 def failure_message(check: CheckResult, root: CheckResult | None) -> str:
+    """junit's failure text: the root cause says so; a later failure points at it."""
     lines = [f"{check.id}: {check.summary}"]
-    if root is None or root.id == check.id:
+    if check.outcome is Outcome.ERROR:
+        lines[0] = f"Internal error in sage200-doctor, {lines[0]}"
+    elif root is None or root.id == check.id:
         lines[0] = f"Root cause: {lines[0]}"
     else:
         lines.append(f"This may be a consequence of the root cause, {root.id}: {root.summary}")
