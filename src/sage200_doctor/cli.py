@@ -79,6 +79,8 @@ def _pytest_args(args: argparse.Namespace, env_file: Path | None, sandbox: Path)
         "-o",
         "junit_family=xunit2",
         "-o",
+        "console_output_style=classic",  # no "[100%]" progress line above the summary
+        "-o",
         "junit_suite_name=sage200-doctor",
         "--junitxml",
         str(report_dir / "junit.xml"),
