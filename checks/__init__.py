@@ -2,7 +2,9 @@
 
 from . import (  # noqa: F401 - importing a module declares its checks
     config,
+    conformance,
     customers,
+    expiry,
     gateway,
     header,
     network,

@@ -46,6 +46,10 @@ def check_gateway_accepts_subscription_key(run: Diagnosis) -> str:
             detail=f"{status_phrase(answer)}. Set SAGE200_SUBSCRIPTION_KEY; it is sent as the "
             "ocp-apim-subscription-key header.",
         )
+    if refusal.layer == "unknown":
+        # Neither API Management nor the Sage 200 API spoke (a proxy page, a redirect, a 5xx):
+        # nothing refused the key, but nothing proves it reached the API either.
+        return f"Nothing refused the subscription key, but the answer does not show the request reached the API ({status_phrase(answer)})."
     run.facts["subscription key"] = "accepted" if configured else "not required"
     if configured:
         return f"The gateway accepted the subscription key (the request reached the API: {status_phrase(answer)})."

@@ -57,7 +57,8 @@ def check_authorization_header_format(run: Diagnosis) -> str:
     good = run.get("sites", authorization=well_formed, with_company=False)
     _judge_well_formed(good)
     if supplied is None:
-        return f"'Bearer <token>' is accepted ({status_phrase(good)})."
+        accepted = "is accepted" if good.ok else "was not refused"
+        return f"'Bearer <token>' {accepted} ({status_phrase(good)})."
     if issues:
         assert tried is not None
         _judge_malformed(issues, tried, good)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sage200_doctor.diagnosis import Diagnosis
-from sage200_doctor.http.sage import endpoint, status_phrase
+from sage200_doctor.http.sage import endpoint, likely_meaning, status_phrase
 from sage200_doctor.http.session import Answer
 from sage200_doctor.registry import check, fail, warn
 
@@ -44,11 +44,14 @@ def explain_http_failure(run: Diagnosis, answer: Answer, what: str) -> None:
     if answer.status is not None and answer.status >= 500:
         fail(
             f"{what} failed on the server side ({said}).",
-            detail="A 502/503/504 from the gateway means the site behind it did not answer: on "
-            "Professional the Native API tunnel is down or the Sage 200 server is off.",
+            detail=likely_meaning(answer),
             guidance=SETUP,
         )
-    fail(f"{what} answered unexpectedly ({said}).", guidance=("faq.errors.404",))
+    fail(
+        f"{what} answered unexpectedly ({said}).",
+        detail=likely_meaning(answer),
+        guidance=("faq.errors.404",),
+    )
 
 
 def _explain_not_found(run: Diagnosis, answer: Answer, what: str) -> None:
@@ -92,6 +95,7 @@ def check_sites_are_listed(run: Diagnosis) -> str:
     if not isinstance(body, list):
         fail(
             f"GET sites answered HTTP {answer.status} with {answer.describe_body()}, not a list.",
+            detail=likely_meaning(answer),
             guidance=("faq.errors.404",),
         )
     run.seen_bodies.append(("sites", answer.url, body))

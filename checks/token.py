@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sage200_doctor.diagnosis import Diagnosis, TokenFacts
 from sage200_doctor.http import oauth
-from sage200_doctor.http.sage import status_phrase
+from sage200_doctor.http.sage import status_meaning, status_phrase
 from sage200_doctor.registry import check, fail, skip, warn
 from sage200_doctor.rotation import keep_rotated_refresh_token
 from sage200_doctor.settings import Secret
@@ -109,7 +109,8 @@ def _explain_token_error(error: oauth.TokenError) -> None:
     if error.error is None:
         fail(
             f"The token endpoint did not answer with OAuth JSON ({said}).",
-            detail="A proxy, firewall or wrong SAGE200_TOKEN_URL is the usual cause.",
+            detail=status_meaning(error.status)
+            or "A proxy, firewall or wrong SAGE200_TOKEN_URL is the usual cause.",
             guidance=("guide.network", *CREDENTIALS),
         )
     fail(f"The token endpoint refused the refresh ({said}).")

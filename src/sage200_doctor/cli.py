@@ -8,6 +8,7 @@ contract's exit code.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import os
 import sys
@@ -105,10 +106,19 @@ def _pytest_args(args: argparse.Namespace, env_file: Path | None, sandbox: Path)
 def _execute(args: argparse.Namespace, env_file: Path | None) -> int:
     import pytest
 
+    extra: list[object] = []
+    if getattr(args, "baseline", None):
+        from sage200_doctor.baseline import BaselineError, BaselineHook, load_baseline
+
+        try:
+            extra.append(BaselineHook(load_baseline(Path(args.baseline))))
+        except BaselineError as error:
+            print(f"sage200-doctor: {error}", file=sys.stderr)
+            return EXIT_USAGE
     Path(args.report_dir).mkdir(parents=True, exist_ok=True)
     sink = ResultSink()
     with tempfile.TemporaryDirectory(prefix="sage200-doctor-") as sandbox:
-        code = pytest.main(_pytest_args(args, env_file, Path(sandbox)), plugins=[sink])
+        code = pytest.main(_pytest_args(args, env_file, Path(sandbox)), plugins=[sink, *extra])
     if sink.result is None:
         return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_INTERNAL
     if getattr(args, "bundle", None):
@@ -140,12 +150,19 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from sage200_doctor.emulator import SCENARIOS, format_env_lines, running_emulator
+    from sage200_doctor.emulator import (
+        SCENARIOS,
+        format_env_lines,
+        running_emulator,
+        scenario_config,
+    )
+    from sage200_doctor.emulator.faults import with_chaos
 
     if args.scenario not in SCENARIOS:
         return _unknown("scenario", args.scenario, list(SCENARIOS))
+    config = with_chaos(scenario_config(args.scenario), args.chaos, args.chaos_rate)
     with (
-        running_emulator(args.scenario, latency_ms=args.latency_ms) as emulator,
+        running_emulator(config, latency_ms=args.latency_ms) as emulator,
         tempfile.TemporaryDirectory(prefix="sage200-demo-") as workdir,
     ):
         env_file = Path(workdir) / "demo.env"
@@ -154,7 +171,13 @@ def command_demo(args: argparse.Namespace) -> int:
             stream.write(format_env_lines(emulator.env()) + "\n")
         print(
             f"Demo: scenario '{args.scenario}' ({SCENARIOS[args.scenario].description}) "
-            f"on the embedded emulator at {emulator.base_url}\n"
+            f"on the embedded emulator at {emulator.base_url}"
+            + (
+                f", chaos seed {args.chaos} at rate {config.chaos_rate}"
+                if args.chaos is not None
+                else ""
+            )
+            + "\n"
         )
         code = _execute(args, env_file)
     print(f"\nReports: {Path(args.report_dir) / 'report.html'}, report.json, junit.xml")
@@ -163,6 +186,7 @@ def command_demo(args: argparse.Namespace) -> int:
 
 def command_emulate(args: argparse.Namespace) -> int:
     from sage200_doctor.emulator import SCENARIOS, format_env_lines, scenario_config, serve_forever
+    from sage200_doctor.emulator.faults import with_chaos
 
     if args.scenario not in SCENARIOS:
         return _unknown("scenario", args.scenario, list(SCENARIOS))
@@ -170,11 +194,15 @@ def command_emulate(args: argparse.Namespace) -> int:
     def announce(emulator: Any) -> None:
         print(f"# sage200-doctor emulator, scenario '{args.scenario}', serving {emulator.base_url}")
         print("# Save these lines as an env file and run: sage200-doctor run --env FILE")
+        if args.chaos is not None:
+            print(f"# chaos: seed {args.chaos}, rate {emulator.config.chaos_rate}")
         print(format_env_lines(emulator.env()))
         print(CURL_RECIPE, flush=True)
 
+    config = with_chaos(scenario_config(args.scenario), args.chaos, args.chaos_rate)
+    config = dataclasses.replace(config, faults=tuple(args.fault or ()))
     serve_forever(
-        scenario_config(args.scenario),
+        config,
         host=args.host,
         port=args.port,
         latency_ms=args.latency_ms,
@@ -233,6 +261,37 @@ def _unknown(what: str, value: str, known: list[str]) -> int:
     return EXIT_USAGE
 
 
+def _chaos_rate(text: str) -> float:
+    rate = float(text)
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return rate
+
+
+def _fault_rule(text: str) -> Any:
+    from sage200_doctor.emulator.faults import parse_fault_rule
+
+    try:
+        return parse_fault_rule(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _chaos_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--chaos",
+        type=int,
+        metavar="SEED",
+        help="answer requests with random faults, reproducibly per seed (docs/hostile-world.md)",
+    )
+    parser.add_argument(
+        "--chaos-rate",
+        type=_chaos_rate,
+        metavar="R",
+        help="share of requests that get a fault in chaos mode (default 0.2)",
+    )
+
+
 def _report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report-dir", default="reports", help="where reports go (default: reports/)"
@@ -242,6 +301,11 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="short summary for CI logs")
     parser.add_argument("--bundle", metavar="FILE.zip", help="also write a redacted support bundle")
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE.toml",
+        help="accepted findings: they do not fail the run until they expire (docs/ci.md)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", default="healthy", help="inject a known fault (see emulate --help)"
     )
     demo.add_argument("--latency-ms", type=int, default=0, help=argparse.SUPPRESS)
+    _chaos_options(demo)
     _report_options(demo)
     demo.set_defaults(handler=command_demo)
     emulate = commands.add_parser("emulate", help="serve the Sage 200 emulator on loopback")
@@ -269,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--host", default="127.0.0.1")
     emulate.add_argument("--port", type=int, default=8200)
     emulate.add_argument("--latency-ms", type=int, default=0)
+    _chaos_options(emulate)
+    emulate.add_argument(
+        "--fault",
+        action="append",
+        type=_fault_rule,
+        metavar="KIND[@FACE][:PATH]",
+        help="answer matching requests with a fault, e.g. status-503@api:/sites$ (repeatable)",
+    )
     emulate.set_defaults(handler=command_emulate)
     commands.add_parser("checks", help="list the checks in run order").set_defaults(
         handler=command_checks
@@ -298,6 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="local port the sign-in comes back to (default: the port of SAGE200_REDIRECT_URI, else 8765)",
     )
     login.set_defaults(handler=command_login)
+    from sage200_doctor import diff, rotation_gate
+
+    rotation_gate.register(commands)
+    diff.register(commands)
     return parser
 
 
@@ -312,6 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `sage200-doctor … | head` closed the pipe: not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

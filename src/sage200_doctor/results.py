@@ -79,6 +79,17 @@ class Exchange:
         return entry
 
 
+@dataclass(frozen=True)
+class Acceptance:
+    """A baseline entry that accepts a check's finding until a date (see `baseline.py`)."""
+
+    reason: str
+    expires: str  # ISO date, the last day the acceptance applies
+
+    def to_json(self) -> dict[str, str]:
+        return {"reason": self.reason, "expires": self.expires}
+
+
 @dataclass
 class CheckResult:
     id: str
@@ -93,6 +104,13 @@ class CheckResult:
     facts: dict[str, Any] = field(default_factory=dict)
     """Capability facts a check learned (shown as a table, never as failures)."""
     duration_ms: float = 0.0
+    accepted: Acceptance | None = None
+    """Set when a baseline accepts this check's failure or warning: the outcome stays, but the
+    verdict is computed as if the check had passed."""
+
+    @property
+    def counts_against_verdict(self) -> bool:
+        return self.outcome is Outcome.FAILED and self.accepted is None
 
 
 @dataclass
@@ -101,11 +119,16 @@ class RunResult:
     duration_s: float
     environment: dict[str, Any]
     checks: list[CheckResult]
+    baseline: dict[str, Any] | None = None
+    """What a baseline did to this run (accepted, expired, stale entries); None without one."""
 
     @property
     def root_cause(self) -> CheckResult | None:
-        """The first failed check in run order: everything after it may only be a consequence."""
-        failed = [c for c in self.checks if c.outcome is Outcome.FAILED]
+        """The first failed check in run order: everything after it may only be a consequence.
+
+        A failure a baseline accepts is never the root cause.
+        """
+        failed = [c for c in self.checks if c.counts_against_verdict]
         return min(failed, key=lambda c: c.order) if failed else None
 
     @property

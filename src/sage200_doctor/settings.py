@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal
@@ -50,6 +51,10 @@ _KEY_TABLE: Final[tuple[tuple[str, bool], ...]] = (
     ("SAGE200_CUSTOMER_REFERENCE", False),
     ("SAGE200_TIMEOUT_S", False),
     ("SAGE200_CA_BUNDLE", False),
+    ("SAGE200_REFRESH_TOKEN_ISSUED_AT", False),
+    ("SAGE200_REFRESH_TOKEN_MAX_DAYS", False),
+    ("SAGE200_CLIENT_SECRET_EXPIRES", False),
+    ("SAGE200_EXPIRY_WARNING_DAYS", False),
 )
 KNOWN_KEYS: Final[tuple[str, ...]] = tuple(name for name, _ in _KEY_TABLE)
 SECRET_KEYS: Final[frozenset[str]] = frozenset(name for name, secret in _KEY_TABLE if secret)
@@ -62,6 +67,8 @@ EDITION_BASE_URLS: Final[Mapping[str, str]] = MappingProxyType(
 )
 CLIENT_AUTH_METHODS: Final = ("basic", "body")
 DEFAULT_TIMEOUT_S: Final = 20.0
+DEFAULT_REFRESH_TOKEN_MAX_DAYS: Final = 90  # the longest lifetime Sage ID credentials allow
+DEFAULT_EXPIRY_WARNING_DAYS: Final = 14
 DEFAULTS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "SAGE200_API_BASE_URL": EDITION_BASE_URLS["standard"],
@@ -167,6 +174,11 @@ class Settings:
     timeout_s: float
     ca_bundle: str | None
     env_file: Path | None
+    refresh_token_issued_at: datetime | None = None
+    """When the user signed in (consented); the refresh token's lifetime runs from then."""
+    refresh_token_max_days: int = DEFAULT_REFRESH_TOKEN_MAX_DAYS
+    client_secret_expires: date | None = None
+    expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
     sources: Mapping[str, Source] = field(default_factory=dict, hash=False)
     raw: Mapping[str, str | Secret] = field(default_factory=dict, hash=False)
 
@@ -488,6 +500,14 @@ def _build(
         timeout_s=_timeout(merged.get("SAGE200_TIMEOUT_S"), problems),
         ca_bundle=_ca_bundle(merged.get("SAGE200_CA_BUNDLE"), problems),
         env_file=env_file,
+        refresh_token_issued_at=_moment(merged.get("SAGE200_REFRESH_TOKEN_ISSUED_AT"), problems),
+        refresh_token_max_days=_days(
+            "SAGE200_REFRESH_TOKEN_MAX_DAYS", DEFAULT_REFRESH_TOKEN_MAX_DAYS, merged, problems
+        ),
+        client_secret_expires=_day(merged.get("SAGE200_CLIENT_SECRET_EXPIRES"), problems),
+        expiry_warning_days=_days(
+            "SAGE200_EXPIRY_WARNING_DAYS", DEFAULT_EXPIRY_WARNING_DAYS, merged, problems, minimum=0
+        ),
         sources=MappingProxyType(sources),
         raw=MappingProxyType(_raw(merged)),
     )
@@ -572,6 +592,71 @@ def _ca_bundle(value: str | None, problems: list[ConfigProblem]) -> str | None:
         )
     )
     return None
+
+
+def _moment(value: str | None, problems: list[ConfigProblem]) -> datetime | None:
+    """An ISO date or date-time; a date means its midnight, and no zone means UTC."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        problems.append(
+            ConfigProblem(
+                key="SAGE200_REFRESH_TOKEN_ISSUED_AT",
+                message="SAGE200_REFRESH_TOKEN_ISSUED_AT must be an ISO 8601 date or date-time"
+                " (when you signed in); the refresh token's age is unknown until it is fixed",
+                severity="error",
+                suggestion="For example SAGE200_REFRESH_TOKEN_ISSUED_AT=2026-11-23T09:30:00Z",
+            )
+        )
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _day(value: str | None, problems: list[ConfigProblem]) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        problems.append(
+            ConfigProblem(
+                key="SAGE200_CLIENT_SECRET_EXPIRES",
+                message="SAGE200_CLIENT_SECRET_EXPIRES must be an ISO 8601 date (YYYY-MM-DD); the"
+                " client secret's expiry is unknown until it is fixed",
+                severity="error",
+                suggestion="For example SAGE200_CLIENT_SECRET_EXPIRES=2027-01-31",
+            )
+        )
+        return None
+
+
+def _days(
+    key: str,
+    default: int,
+    merged: Mapping[str, str],
+    problems: list[ConfigProblem],
+    *,
+    minimum: int = 1,
+) -> int:
+    value = merged.get(key)
+    if value is None:
+        return default
+    text = value.strip()
+    if re.fullmatch(r"[0-9]{1,4}", text) and minimum <= int(text) <= 3650:
+        return int(text)
+    problems.append(
+        ConfigProblem(
+            key=key,
+            message=f"{key} must be a whole number of days between {minimum} and 3650; the"
+            f" default of {default} is used until it is fixed",
+            severity="error",
+            suggestion=f"For example {key}={default}",
+        )
+    )
+    return default
 
 
 def _or_not_set(value: object) -> str:

@@ -245,6 +245,52 @@ def check_rate_limited(client: httpx.Client, env: Env, emulator: RunningEmulator
     }
 
 
+def _ids(client: httpx.Client, env: Env, **params: str) -> list[int]:
+    response = api(client, env, "customers", **params)
+    assert response.status_code == 200, response.text
+    return [row["id"] for row in response.json()]
+
+
+def check_filter_case_sensitive(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert _ids(client, env, **{"$filter": "reference eq 'A1D001'"}) == [27825]
+    assert _ids(client, env, **{"$filter": "reference eq 'a1d001'"}) == []
+    assert _ids(client, env, **{"$filter": "contains(name, 'design')"}) == []
+
+
+def check_top_capped_at_100(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert len(_ids(client, env)) == 100
+    assert len(_ids(client, env, **{"$top": "5000"})) == 100
+
+
+def check_skip_without_orderby_allowed(
+    client: httpx.Client, env: Env, emulator: RunningEmulator
+) -> None:
+    assert _ids(client, env, **{"$skip": "1", "$top": "2"}) == [27826, 27827]
+
+
+def check_string_functions_unsupported(
+    client: httpx.Client, env: Env, emulator: RunningEmulator
+) -> None:
+    for function in ("contains", "startswith", "endswith"):
+        response = api(client, env, "customers", **{"$filter": f"{function}(name, 'A')"})
+        assert response.status_code == 400
+        assert f"unknown function with name '{function}'" in response.json()["Message"]
+    assert len(by_reference(client, env).json()) == 1
+
+
+def check_filter_and_as_or(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert _ids(client, env, **{"$filter": "id eq 27825 and id eq 27826"}) == [27825, 27826]
+    assert _ids(client, env, **{"$filter": "reference eq 'A1D001'"}) == [27825]
+
+
+def check_filter_datetime_as_date(
+    client: httpx.Client, env: Env, emulator: RunningEmulator
+) -> None:
+    # A1D001 was updated at 2016-02-24T11:52:11Z: a later time the same day still matches.
+    later = {"$filter": "date_time_updated ge 2016-02-24T23:00:00Z and id eq 27825"}
+    assert _ids(client, env, **later) == [27825]
+
+
 CHECKS: dict[str, Callable[[httpx.Client, Env, RunningEmulator], None]] = {
     "healthy": check_healthy,
     "key-missing": check_key_missing,
@@ -270,6 +316,12 @@ CHECKS: dict[str, Callable[[httpx.Client, Env, RunningEmulator], None]] = {
     "schema-drift": check_schema_drift,
     "tunnel-down": check_tunnel_down,
     "rate-limited": check_rate_limited,
+    "filter-case-sensitive": check_filter_case_sensitive,
+    "top-capped-at-100": check_top_capped_at_100,
+    "skip-without-orderby-allowed": check_skip_without_orderby_allowed,
+    "string-functions-unsupported": check_string_functions_unsupported,
+    "filter-and-as-or": check_filter_and_as_or,
+    "filter-datetime-as-date": check_filter_datetime_as_date,
 }
 
 

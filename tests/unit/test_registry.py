@@ -15,6 +15,7 @@ CONTRACT = [
     (60, "token.refresh", ("network.identity",)),
     (70, "token.claims", ("config.values", "token.refresh")),
     (80, "token.scope", ("token.claims",)),
+    (85, "token.expiry", ("token.claims",)),
     (90, "header.authorization", ("token.claims", "gateway.subscription_key")),
     (100, "sites.list", ("header.authorization",)),
     (110, "sites.selection", ("sites.list",)),

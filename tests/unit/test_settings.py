@@ -79,6 +79,11 @@ def test_known_keys_are_the_contract_keys() -> None:
         "SAGE200_CUSTOMER_REFERENCE",
         "SAGE200_TIMEOUT_S",
         "SAGE200_CA_BUNDLE",
+        # Expiry forecast (token.expiry), added to the contract's keys:
+        "SAGE200_REFRESH_TOKEN_ISSUED_AT",
+        "SAGE200_REFRESH_TOKEN_MAX_DAYS",
+        "SAGE200_CLIENT_SECRET_EXPIRES",
+        "SAGE200_EXPIRY_WARNING_DAYS",
     }
     assert len(KNOWN_KEYS) == len(set(KNOWN_KEYS))
 

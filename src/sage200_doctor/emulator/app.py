@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .api import API_METHODS, uk_endpoint
 from .authorize import authorize, decide
 from .config import EmulatorConfig, public_settings
+from .faults import FaultMiddleware
 from .identity import jwks, logout, openid_configuration
 from .state import EmulatorState, Face, LoggedRequest
 from .token_endpoint import token
@@ -41,7 +42,12 @@ def create_app(
         Route("/_emulator/config", config_view, methods=["GET"]),
         Route("/uk/{path:path}", uk_endpoint, methods=API_METHODS),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(RequestLogMiddleware, state=state)])
+    # The log sits outside the faults, so it records what the client was really answered.
+    middleware = [
+        Middleware(RequestLogMiddleware, state=state),
+        Middleware(FaultMiddleware, config=state.config),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.emulator = state
     return app
 
@@ -58,7 +64,11 @@ async def config_view(request: Request) -> Response:
 
 
 def _jsonable(value: object) -> object:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return [_jsonable(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)  # a FaultRule
+    return value
 
 
 _FACES: dict[str, Face] = {"identity": "identity", "gateway": "gateway", "api": "api"}

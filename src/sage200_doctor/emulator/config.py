@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from .faults import FaultRule
+
 Edition = Literal["standard", "professional"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 GrantType = Literal["authorization_code", "refresh_token"]
@@ -107,6 +109,23 @@ class EmulatorConfig:
     env_selection: EnvSelection = "listed"
     env_customer_reference: str = "A1D001"
 
+    # fault injection (emulator/faults.py): answers from something in front of the service.
+    # The first rule matching a request decides; else, with a chaos seed, each request gets a
+    # random fault at chaos_rate (reproducible per seed and request order).
+    faults: tuple[FaultRule, ...] = ()
+    chaos_seed: int | None = None
+    chaos_rate: float = 0.2
+    slow_fault_s: float = 30.0  # the "slow" fault: past the client's default 20 s timeout
+
+    # query conformance: capability differences (documented variations) and wrong answers.
+    # False: contains/startswith/endswith answer 400, as Professional before July 2017 did.
+    string_functions_supported: bool = True
+    # False: $skip without $orderby is accepted (the documentation says it is an error).
+    skip_requires_orderby: bool = True
+    # Wrong answers: `and` evaluated as `or`; date-times compared by their date only.
+    filter_and_as_or: bool = False
+    datetime_compared_as_date: bool = False
+
     def __post_init__(self) -> None:
         if self.customer_count < 0 or self.rate_limit_every < 0:
             raise ValueError("customer_count and rate_limit_every must not be negative")
@@ -114,6 +133,8 @@ class EmulatorConfig:
             raise ValueError("top_default must be between 1 and top_max")
         if not self.redirect_uris:
             raise ValueError("at least one redirect URI must be registered")
+        if not 0.0 <= self.chaos_rate <= 1.0 or self.slow_fault_s <= 0:
+            raise ValueError("chaos_rate must be between 0 and 1, slow_fault_s above 0")
 
     @property
     def editions_served(self) -> tuple[Edition, ...]:

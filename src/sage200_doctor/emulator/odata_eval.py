@@ -50,10 +50,25 @@ class _Typed:
     get: Getter
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """How this server reads a filter: documented variations, and the injected wrong answers."""
+
+    case_sensitive: bool = False
+    functions: bool = True
+    and_as_or: bool = False  # wrong: `and` evaluated as `or`
+    dates_only: bool = False  # wrong: date-times compared by their date, the time ignored
+
+
 def compile_filter(
-    node: Node, fields: Mapping[str, FieldType], *, case_sensitive: bool
+    node: Node,
+    fields: Mapping[str, FieldType],
+    *,
+    case_sensitive: bool,
+    dialect: Dialect | None = None,
 ) -> Predicate:
-    typed = _Compiler(fields, case_sensitive).compile(node)
+    chosen = dialect or Dialect(case_sensitive=case_sensitive)
+    typed = _Compiler(fields, chosen).compile(node)
     if typed.kind != "bool":
         raise QueryError("The $filter expression must evaluate to a single boolean value.")
     get = typed.get
@@ -68,9 +83,10 @@ def parse_utc(value: object) -> datetime | None:
 
 
 class _Compiler:
-    def __init__(self, fields: Mapping[str, FieldType], case_sensitive: bool) -> None:
+    def __init__(self, fields: Mapping[str, FieldType], dialect: Dialect) -> None:
         self._fields = fields
-        self._case_sensitive = case_sensitive
+        self._case_sensitive = dialect.case_sensitive
+        self._dialect = dialect
 
     def compile(self, node: Node) -> _Typed:
         if isinstance(node, Literal):
@@ -107,7 +123,7 @@ class _Compiler:
     def _logical(self, node: Logical) -> _Typed:
         left = self._boolean(node.left, node.op).get
         right = self._boolean(node.right, node.op).get
-        if node.op == "and":
+        if node.op == "and" and not self._dialect.and_as_or:
             return _Typed("bool", lambda row: bool(left(row)) and bool(right(row)))
         return _Typed("bool", lambda row: bool(left(row)) or bool(right(row)))
 
@@ -124,6 +140,8 @@ class _Compiler:
     def _normal(self, typed: _Typed) -> Getter:
         """Make values of the two sides comparable: dates as midnight, strings case-folded."""
         get = typed.get
+        if typed.kind in ("date", "datetime") and self._dialect.dates_only:
+            return lambda row: _day(get(row))
         if typed.kind == "date":
             return lambda row: _midnight(get(row))
         if typed.kind == "string" and not self._case_sensitive:
@@ -131,7 +149,7 @@ class _Compiler:
         return get
 
     def _call(self, node: Call) -> _Typed:
-        function = _STRING_FUNCTIONS.get(node.name)
+        function = _STRING_FUNCTIONS.get(node.name) if self._dialect.functions else None
         if function is None:
             raise QueryError(f"An unknown function with name '{node.name}' was found.")
         if len(node.args) != 2:
@@ -176,6 +194,12 @@ def _comparison(op: str, left: Getter, right: Getter) -> Getter:
 def _midnight(value: object) -> object:
     if isinstance(value, date) and not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day)
+    return value
+
+
+def _day(value: object) -> object:
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
     return value
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from .config import EmulatorConfig
 from .customers import FieldType, Record
-from .odata_eval import Predicate, compile_filter
+from .odata_eval import Dialect, Predicate, compile_filter
 from .odata_lexer import QueryError
 from .odata_parser import parse_filter
 
@@ -40,7 +40,7 @@ def parse_options(
     """Validate the `$` options (plain parameters are ignored, as ASP.NET does)."""
     options = _single_values(params, allowed)
     orderby = _orderby(options.get("$orderby"), fields)
-    if "$skip" in options and not orderby:
+    if "$skip" in options and not orderby and config.skip_requires_orderby:
         raise QueryError("The query option $skip requires $orderby to be specified.")
     _check_expand(options.get("$expand"))
     return QueryOptions(
@@ -90,7 +90,13 @@ def _predicate(
     if text is None or config.filter_ignored:
         return None
     tree = parse_filter(text)
-    return compile_filter(tree, fields, case_sensitive=config.strings_case_sensitive)
+    dialect = Dialect(
+        case_sensitive=config.strings_case_sensitive,
+        functions=config.string_functions_supported,
+        and_as_or=config.filter_and_as_or,
+        dates_only=config.datetime_compared_as_date,
+    )
+    return compile_filter(tree, fields, case_sensitive=dialect.case_sensitive, dialect=dialect)
 
 
 def _orderby(text: str | None, fields: Mapping[str, FieldType]) -> tuple[tuple[str, bool], ...]:

@@ -141,6 +141,39 @@ _ALL = (
         rate_limit_every=4,
         rate_limit_retry_after_s=1,
     ),
+    # query conformance: documented variations (facts, the run passes) ...
+    _scenario(
+        "filter-case-sensitive",
+        "String comparisons in $filter and $orderby are case-sensitive.",
+        strings_case_sensitive=True,
+    ),
+    _scenario(
+        "top-capped-at-100",
+        "$top defaults to 100 and larger values are cut to 100 rows.",
+        top_default=100,
+        top_max=100,
+    ),
+    _scenario(
+        "skip-without-orderby-allowed",
+        "$skip is accepted without $orderby (the documentation says it is an error).",
+        skip_requires_orderby=False,
+    ),
+    _scenario(
+        "string-functions-unsupported",
+        "contains, startswith and endswith answer 400, as Professional before July 2017.",
+        string_functions_supported=False,
+    ),
+    # ... and wrong answers (the run fails on customers.query_conformance).
+    _scenario(
+        "filter-and-as-or",
+        "The server evaluates `and` in $filter as `or`.",
+        filter_and_as_or=True,
+    ),
+    _scenario(
+        "filter-datetime-as-date",
+        "The server compares date-times in $filter by their date only, ignoring the time.",
+        datetime_compared_as_date=True,
+    ),
 )
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _ALL}

@@ -11,6 +11,7 @@ import base64
 import functools
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,8 +25,19 @@ from .seed import USER_SUB
 IDENTITY_CLAIM = "https://sage.com/sci/identity_ids"
 
 
+_KEY_LOCK = threading.Lock()
+
+
 @functools.cache
 def signing_key() -> rsa.RSAPrivateKey:
+    # functools.cache does not stop two threads from each making a key; emulators started in
+    # parallel would then sign with a key their JWKS does not serve. One key per process.
+    with _KEY_LOCK:
+        return _generate_key()
+
+
+@functools.cache
+def _generate_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import certifi
 import httpx
@@ -29,7 +30,11 @@ EXCERPT_CHARS = 2_000
 MAX_RETRY_AFTER_S = 5.0
 RETRY_BUDGET_S = 12.0
 MAX_RETRIES = 3
+RUN_RETRY_BUDGET_S = 30.0
+"""The most one run waits for rate limits in all, however many requests are limited."""
+SHORT_BODY_CHARS = 80
 _NOT_JSON = object()
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Answer:
     elapsed_ms: float = 0.0
     problem: NetworkProblem | None = None
     retries: int = 0
+    waited_s: float = 0.0
     _parsed: Any = field(default=None, repr=False)
 
     @property
@@ -71,16 +77,58 @@ class Answer:
         return self.json is not None
 
     def describe_body(self) -> str:
-        """A short phrase for findings: what kind of body came back."""
+        """A short phrase for findings: what came back, and a hint of what that suggests."""
+        if self.status is not None and 300 <= self.status < 400:
+            return (
+                f"a redirect to {self.headers.get('location', 'an unnamed place')} (not followed)"
+            )
         if self.truncated:
-            return f"a body larger than {MAX_BODY_BYTES // 1_000_000} MB (cut short)"
-        if not self.text.strip():
+            size = MAX_BODY_BYTES // 1_000_000
+            return f"a body larger than {size} MB (cut short: only the first {size} MB were read)"
+        text = self.text.strip()
+        if not text:
             return "an empty body"
         if self.is_json:
             return "a JSON body"
-        if "<html" in self.text[:500].lower() or self.content_type == "text/html":
-            return "an HTML page (typically a proxy, firewall or gateway error page)"
-        return "a body that is not JSON"
+        if text == "null":
+            return "a JSON null"
+        if "<html" in text[:500].lower() or self.content_type == "text/html":
+            title = _html_title(text)
+            named = f' titled "{title}"' if title else ""
+            return f"an HTML page{named} (typically a proxy, firewall or gateway error page)"
+        broken = _broken_json(text, self.content_type)
+        if broken:
+            return broken
+        if text.startswith("<?xml") or self.content_type.endswith("xml"):
+            return "an XML body, not JSON"
+        kind = f" ({self.content_type})" if self.content_type else ""
+        return f"a body that is not JSON{kind}{_quoted_if_short(text)}"
+
+
+def _html_title(text: str) -> str:
+    match = _HTML_TITLE.search(text[:5000])
+    title = " ".join(match.group(1).split()) if match else ""
+    return title if len(title) <= SHORT_BODY_CHARS else title[:SHORT_BODY_CHARS] + "…"
+
+
+def _broken_json(text: str, content_type: str) -> str | None:
+    """'JSON that is cut short' or 'malformed JSON (…)' for a body that means to be JSON."""
+    if "json" not in content_type and text[:1] not in ("{", "["):
+        return None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        if error.msg.startswith("Unterminated") or error.pos >= len(text):
+            return f"JSON that is cut short (it stops mid-document after {len(text)} characters)"
+        return f"malformed JSON ({error.msg} at character {error.pos})"
+    except RecursionError:
+        return "malformed JSON (nested too deeply to read)"
+    return None  # valid JSON, only the literal null: is_json says no
+
+
+def _quoted_if_short(text: str) -> str:
+    line = " ".join(text.split())
+    return f': "{line}"' if len(line) <= SHORT_BODY_CHARS and line.isprintable() else ""
 
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
@@ -120,6 +168,7 @@ class Session:
         self._sleep = sleep
         self._exchanges: list[Exchange] = []
         self.request_count = 0
+        self.rate_limit_waited_s = 0.0
 
     def close(self) -> None:
         self._client.close()
@@ -138,18 +187,28 @@ class Session:
         form: Mapping[str, str] | None = None,
         retry_rate_limit: bool = True,
     ) -> Answer:
-        full_url = f"{url}?{urlencode(params, safe='$,()')}" if params else url
+        # Spaces as %20, not "+": Sage's query-parameter guide asks for percent-encoding.
+        query = urlencode(params, safe="$,()", quote_via=quote) if params else ""
+        full_url = f"{url}?{query}" if query else url
         waited = 0.0
         retries = 0
         while True:
             answer = self._send_once(method, full_url, headers or {}, form)
-            answer.retries = retries
+            answer.retries, answer.waited_s = retries, waited
             delay = _retry_delay(answer) if retry_rate_limit else None
-            if delay is None or retries >= MAX_RETRIES or waited + delay > RETRY_BUDGET_S:
+            if delay is None or retries >= MAX_RETRIES or not self._may_wait(waited, delay):
                 return answer
             self._sleep(delay)
             waited += delay
+            self.rate_limit_waited_s += delay
             retries += 1
+
+    def _may_wait(self, waited: float, delay: float) -> bool:
+        """Within this request's budget and the run's: rate limits never stall a run for long."""
+        return (
+            waited + delay <= RETRY_BUDGET_S
+            and self.rate_limit_waited_s + delay <= RUN_RETRY_BUDGET_S
+        )
 
     def _send_once(
         self, method: str, url: str, headers: Mapping[str, str], form: Mapping[str, str] | None
@@ -171,6 +230,10 @@ class Session:
             )
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
         self._record(method, url, headers, form, answer)
+        if answer.problem is not None:
+            # The evidence keeps the status line of an answer that broke off mid-body, but to
+            # the checks a broken answer is no answer: a 200 without its body is not a 200.
+            answer.status = None
         return answer
 
     def _record(

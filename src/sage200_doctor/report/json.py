@@ -46,6 +46,8 @@ def check_entry(result: CheckResult) -> dict[str, Any]:
     }
     if result.facts:
         entry["facts"] = result.facts
+    if result.accepted is not None:
+        entry["accepted"] = result.accepted.to_json()
     return entry
 
 
@@ -62,6 +64,8 @@ def build_report(result: RunResult, redactor: Redactor) -> dict[str, Any]:
         "root_cause": {"check": root.id, "summary": root.summary} if root else None,
         "checks": [check_entry(check) for check in result.checks],
     }
+    if result.baseline is not None:
+        report["baseline"] = result.baseline
     # A last sweep by value over everything: evidence was redacted when recorded, but a token
     # learned later in the run may have appeared in an earlier answer.
     redacted: dict[str, Any] = redactor.data(report)
@@ -114,7 +118,8 @@ def _consistency(data: dict[str, Any]) -> list[str]:
     ids = [check["id"] for check in checks]
     if len(set(ids)) != len(ids):
         problems.append("/checks: a check id appears twice")
-    failed = [check for check in checks if check["outcome"] == "failed"]
+    # A failure a baseline accepted is never the root cause (see baseline.py).
+    failed = [c for c in checks if c["outcome"] == "failed" and not c.get("accepted")]
     expected = failed[0]["id"] if failed else None
     actual = data["root_cause"]["check"] if data["root_cause"] else None
     if actual != expected:

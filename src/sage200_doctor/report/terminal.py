@@ -77,6 +77,9 @@ def _line(result: CheckResult, run: RunResult, color: bool) -> str:
         text = f"blocked by {result.blocked_by}"
     else:
         text = result.summary + _consequence(result, run)
+    if result.accepted is not None:
+        # An accepted finding keeps its outcome but no longer decides the verdict: say why.
+        text += f" [accepted until {result.accepted.expires}: {result.accepted.reason}]"
     return f"  {_mark(result.outcome, color)} {label} {text}"
 
 

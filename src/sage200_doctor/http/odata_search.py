@@ -1,0 +1,178 @@
+"""Query generation for the conformance probes: hypothesis strategies over a sample's own values.
+
+Literals are drawn from the sample (so that filters match something), nudged (a cent, a second,
+a day, the other letter case, a substring) and mixed with awkward strings (apostrophes, letters
+beyond ASCII). The search runs `hypothesis.find`, derandomised by an explicit seed and without an
+example database, so the same sample gives the same probes and the same shrunk query every time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from random import Random
+from typing import Any
+
+from hypothesis import Phase, Verbosity, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+from sage200_doctor.http.odata_eval import Row, StringRules
+from sage200_doctor.http.odata_gen import Capabilities, sample_values, sort_fields
+from sage200_doctor.http.odata_tree import And, Call, Compare, Expr, Kind, Not, Or, Query, Value
+
+AWKWARD_STRINGS = ("O'Brien", "'", "''", "Café", "Zürich", "Łódź", "Ōtake", "Søren", "a'b", "&")
+_AWKWARD_LETTERS = "aAeEéÉüÜ'&Z0 "
+_STEPS = (timedelta(0), timedelta(seconds=1), timedelta(hours=1), timedelta(days=1))
+
+
+def _strings(values: list[str]) -> st.SearchStrategy[str]:
+    sampled = st.sampled_from(values)
+    pieces = st.builds(
+        lambda text, start, size: text[start : start + size],
+        sampled,
+        st.integers(0, 12),
+        st.integers(1, 8),
+    )
+    return st.one_of(
+        sampled,
+        pieces.filter(bool),
+        sampled.map(str.swapcase),
+        st.sampled_from(AWKWARD_STRINGS),
+        st.text(alphabet=_AWKWARD_LETTERS, min_size=1, max_size=5),
+    )
+
+
+def _moments(values: list[datetime]) -> st.SearchStrategy[datetime]:
+    def nudge(moment: datetime, step: timedelta, sign: int, millis: int) -> datetime:
+        base = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return base.astimezone(UTC) + sign * step + timedelta(milliseconds=millis)
+
+    return st.builds(
+        nudge,
+        st.sampled_from(values),
+        st.sampled_from(_STEPS),
+        st.sampled_from((1, -1)),
+        st.sampled_from((0, 452)),
+    )
+
+
+def _literals(kind: Kind, values: list[Any]) -> st.SearchStrategy[Value]:
+    if kind == "bool":
+        return st.booleans().map(lambda b: Value("bool", b))
+    if kind == "string":
+        return _strings(values).map(lambda s: Value("string", s))
+    if kind == "int":
+        ints = st.one_of(
+            st.sampled_from(values),
+            st.builds(lambda v, d: v + d, st.sampled_from(values), st.sampled_from((1, -1))),
+        )
+        return ints.map(lambda i: Value("int", i))
+    if kind == "number":
+        cent = Decimal("0.01")
+        numbers = st.one_of(
+            st.sampled_from(values),
+            st.builds(
+                lambda v, d: v + d,
+                st.sampled_from(values),
+                st.sampled_from((cent, -cent, Decimal(100))),
+            ),
+            st.decimals(min_value=-1000, max_value=50000, places=2),
+        )
+        return numbers.map(lambda d: Value("number", d + 0))  # + 0: no "-0.00"
+    if kind == "date":
+        moments = [datetime.combine(v, datetime.min.time()) for v in values]
+        days = st.builds(
+            lambda d, n: d + timedelta(days=n), st.sampled_from(values), st.sampled_from((0, 1, -1))
+        )
+        return st.one_of(
+            days.map(lambda d: Value("date", d)),
+            _moments(moments).map(lambda m: Value("datetime", m)),
+        )
+    return _moments(values).map(lambda m: Value("datetime", m))
+
+
+def queries(
+    rows: list[Row], kinds: dict[str, Kind], caps: Capabilities, rules: StringRules
+) -> st.SearchStrategy[Query]:
+    """Queries over the sample's fields within what the server accepts (bounds added later)."""
+    # Grouped by kind, so that each kind of comparison (where servers differ) is drawn as
+    # often as any other, however many fields of one kind the sample has.
+    groups: dict[str, list[st.SearchStrategy[Expr]]] = {}
+    for field, kind in sorted(kinds.items()):
+        values = sample_values(rows, field, kind)
+        if not values:
+            continue
+        ops = sorted(caps.operators & ({"eq", "ne"} if kind == "bool" else set(caps.operators)))
+        literals = _literals(kind, values)
+        groups.setdefault(kind, []).append(
+            st.builds(Compare, st.just(field), st.sampled_from(ops), literals)
+        )
+        if kind == "string" and caps.functions:
+            needles = _strings(values).filter(lambda s: s.strip() != "")
+            functions = st.sampled_from(sorted(caps.functions))
+            groups.setdefault("function", []).append(
+                st.builds(Call, functions, st.just(field), needles)
+            )
+    leaf = st.one_of([st.one_of(group) for group in groups.values()])
+
+    def extend(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+        options: list[st.SearchStrategy[Expr]] = [
+            st.builds(And, children, children),
+            st.builds(Or, children, children),
+        ]
+        if caps.negation:
+            options.append(st.builds(Not, children))
+        return st.one_of(options)
+
+    trees = st.recursive(leaf, extend, max_leaves=4)
+    order_fields = sort_fields(rows, kinds, rules)
+    n = len(rows)
+
+    @st.composite
+    def query(draw: st.DrawFn) -> Query:
+        with_filter, tree = draw(st.integers(0, 3)), draw(trees)
+        orderby = (
+            draw(st.none() | st.tuples(st.sampled_from(order_fields), st.booleans()))
+            if order_fields
+            else None
+        )
+        top = draw(st.none() | st.integers(1, n))
+        skip = draw(st.none() | st.integers(0, n)) if orderby is not None and caps.skip else None
+        return Query(tree if with_filter else None, orderby, top, skip, draw(st.booleans()))
+
+    return query()
+
+
+def search(
+    strategy: st.SearchStrategy[Query],
+    wrong: Callable[[Query], bool],
+    *,
+    seed: int,
+    max_examples: int,
+) -> Query | None:
+    """The smallest query `wrong` holds for, or None when none was found.
+
+    The search runs in a thread of its own: hypothesis state of whoever drives the check (a
+    property test of the checks themselves) must not see it as a nested test. Still one probe
+    at a time: the caller waits."""
+
+    def run() -> Query | None:
+        chosen = settings(
+            max_examples=max_examples,
+            deadline=None,
+            database=None,
+            derandomize=False,
+            phases=(Phase.generate, Phase.shrink),
+            verbosity=Verbosity.quiet,
+            print_blob=False,
+        )
+        try:
+            return find(strategy, wrong, settings=chosen, random=Random(seed))  # noqa: S311 - a reproducible search, not a secret
+        except (NoSuchExample, Unsatisfiable):
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
