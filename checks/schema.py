@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from jsonschema import Draft202012Validator
-
 from sage200_doctor.diagnosis import Diagnosis
 from sage200_doctor.http.shapes import SHAPES
 from sage200_doctor.registry import check, skip, warn
@@ -21,6 +19,9 @@ from sage200_doctor.registry import check, skip, warn
 def check_responses_match_documented_shapes(run: Diagnosis) -> str:
     if not run.seen_bodies:
         skip("No sites or customers answers were seen in this run.")
+    # Imported here: listing or running other checks should not pay ~140 ms for jsonschema.
+    from jsonschema import Draft202012Validator
+
     problems: list[str] = []
     for shape, url, body in run.seen_bodies:
         validator = Draft202012Validator(SHAPES[shape])

@@ -10,8 +10,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from sage200_doctor import __version__
 from sage200_doctor.guidance import guidance_for
 from sage200_doctor.redact import Redactor
@@ -95,6 +93,8 @@ def validate_report(data: Any) -> list[str]:
     The schema covers shapes and the verdict/exit-code pairing; the few rules a schema cannot
     say (the root cause is the first failed check, checks in run order) are checked here.
     """
+    import jsonschema  # only when validating: a plain run need not pay for importing it
+
     validator = jsonschema.Draft202012Validator(report_schema())
     problems = [
         f"{_where(error.absolute_path)}: {error.message}"
