@@ -141,7 +141,7 @@ class FleetHooks:
                     started_at=self.started_at,
                     duration_s=duration,
                     environment=self.redactor.data(self.summaries.get(env.name, {})),
-                    checks=[results[s.id] for s in self.specs if s.id in results],
+                    checks=[results.get(s.id) or _lost(s) for s in self.specs],
                 )
         return self.merged
 
@@ -165,6 +165,18 @@ class FleetHooks:
             return
         text = render_summary(self.finish())
         terminalreporter.write(self.redactor.safe_text(text) + "\n")
+
+
+def _lost(spec: CheckSpec) -> CheckResult:
+    """A check whose result never reached the controller (a worker crashed, the run was
+    interrupted): an error, so the environment can never pass by omission."""
+    return CheckResult(
+        id=spec.id,
+        order=spec.order,
+        title=spec.title,
+        outcome=Outcome.ERROR,
+        summary="No result came back from the pytest-xdist worker that ran this check.",
+    )
 
 
 class FleetItem(pytest.Item):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sage200_doctor.emulator import format_env_lines, running_emulator
+from sage200_doctor.report.json import validate_report
 from tests.e2e.conftest import CliRun, run_cli
 from tests.e2e.test_scenarios import EXPECTED
 
@@ -94,7 +95,7 @@ def test_every_environment_gets_its_scenario_verdict(fleet_run: tuple[CliRun, li
         assert env["verdict"] == verdict, (name, env["root_cause"])
         assert env["exit_code"] == code
         assert (env["root_cause"] or {}).get("check") == root
-        assert env["report"]["schema"] == "sage200-doctor/report@1"
+        assert validate_report(env["report"]) == [], name
     assert _environment(report, "offline")["verdict"] == "unreachable"
 
 
@@ -146,3 +147,18 @@ def test_every_problem_in_a_bad_fleet_file_is_reported(tmp_path: Path) -> None:
     assert "missing.env" in run.stderr
     assert "used twice" in run.stderr
     assert "NOT_SET_ANYWHERE" in run.stderr
+
+
+def test_without_workers_the_same_hooks_run_in_one_process(tmp_path: Path) -> None:
+    with running_emulator("healthy") as healthy, running_emulator("token-expired") as expired:
+        for name, emulator in (("one", healthy), ("two", expired)):
+            (tmp_path / f"{name}.env").write_text(format_env_lines(emulator.env()) + "\n")
+        (tmp_path / "fleet.toml").write_text(
+            '[[environment]]\nname = "one"\nenv_file = "one.env"\n'
+            '[[environment]]\nname = "two"\nenv_file = "two.env"\n'
+        )
+        run = run_cli(["run", "--fleet", "fleet.toml", "-n", "0"], cwd=tmp_path)
+    assert run.code == 1, run.stdout + run.stderr
+    verdicts = {e["name"]: e["verdict"] for e in run.report["environments"]}
+    assert verdicts == {"one": "pass", "two": "fail"}
+    assert "token.claims failed on 1 of 2: this environment only" in run.stdout
