@@ -206,8 +206,8 @@ def render_summary(results: dict[str, RunResult]) -> str:
     lines = ["", f"sage200-doctor fleet: {len(results)} environment(s)"]
     for name, result in results.items():
         root = result.root_cause
-        cause = f"  root cause: {root.id}" if root else ""
-        lines.append(f"  {name:<24} {result.verdict.value:<15}{cause}")
+        cause = f" root cause: {root.id}: {root.summary}" if root else ""
+        lines.append(f"  {name:<24} {result.verdict.value:<15}{cause}".rstrip())
     found = clusters(results)
     if found:
         lines.append("Root causes across the fleet:")
