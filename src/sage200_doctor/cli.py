@@ -143,10 +143,63 @@ def _check_env_file(env: str | None) -> Path | int | None:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    if args.fleet:
+        return command_fleet(args)
     checked = _check_env_file(args.env)
     if isinstance(checked, int):
         return checked
     return _execute(args, checked)
+
+
+class FleetSink:
+    """Receives the fleet's worst exit code before pytest tears the run down."""
+
+    def __init__(self) -> None:
+        self.exit_code: int | None = None
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        from sage200_doctor.plugin import FLEET_PLUGIN
+
+        hooks = config.pluginmanager.get_plugin(FLEET_PLUGIN)
+        if hooks is not None:
+            self.exit_code = hooks.exit_code
+
+
+def command_fleet(args: argparse.Namespace) -> int:
+    """`run --fleet FILE`: every environment of the file, in parallel with pytest-xdist."""
+    import pytest
+
+    from sage200_doctor.fleet import FleetError, load_fleet
+
+    if args.env or args.bundle or args.baseline or args.save_rotated:
+        print(
+            "sage200-doctor: --fleet cannot be combined with --env, --bundle, --baseline "
+            "or --save-rotated",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        environments = load_fleet(Path(args.fleet))
+    except FleetError as error:
+        print(f"sage200-doctor: {error.path}:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    workers = (
+        args.workers if args.workers is not None else min(len(environments), os.cpu_count() or 1)
+    )
+    Path(args.report_dir).mkdir(parents=True, exist_ok=True)
+    sink = FleetSink()
+    with tempfile.TemporaryDirectory(prefix="sage200-doctor-") as sandbox:
+        argv = _pytest_args(args, None, Path(sandbox))
+        argv += ["--sage200-fleet", str(Path(args.fleet).resolve())]
+        if workers > 0:
+            argv += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "loadgroup"]
+        code = pytest.main(argv, plugins=[sink])
+    if sink.exit_code is None:
+        return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_INTERNAL
+    print(f"\nReports: {Path(args.report_dir) / 'fleet.html'}, report.json, junit.xml")
+    return sink.exit_code
 
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -318,6 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-rotated",
         metavar="FILE",
         help="where a rotated refresh token from the environment is saved",
+    )
+    run.add_argument("--fleet", metavar="FILE.toml", help="run every environment of this file")
+    run.add_argument(
+        "-n",
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --fleet: parallel workers (default: min(environments, CPUs); 0 = none)",
     )
     _report_options(run)
     run.set_defaults(handler=command_run)

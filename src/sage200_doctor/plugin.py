@@ -14,7 +14,7 @@ import pytest
 if TYPE_CHECKING:
     from sage200_doctor.suite import DoctorRun
 
-OPTIONS = ("sage200_env", "sage200_set", "sage200_run")
+OPTIONS = ("sage200_env", "sage200_set", "sage200_run", "sage200_fleet")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,6 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="run only this check (and what it needs); repeatable",
     )
+    group.addoption(
+        "--sage200-fleet",
+        metavar="FILE",
+        help="run the diagnostics against every environment of this fleet TOML file",
+    )
     group.addoption("--sage200-json", metavar="PATH", help="write report.json here")
     group.addoption(
         "--sage200-save-rotated",
@@ -62,6 +67,11 @@ def is_active(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not is_active(config):
+        return
+    if config.getoption("sage200_fleet"):
+        from sage200_doctor.fleet_suite import FleetHooks
+
+        config.pluginmanager.register(FleetHooks(config), FLEET_PLUGIN)
         return
     # Imported only when asked to work, so an unrelated pytest run pays nothing for it.
     from sage200_doctor.suite import DoctorHooks, DoctorRun
@@ -89,4 +99,5 @@ def option_path(config: pytest.Config, name: str) -> Path | None:
     return Path(value) if value else None
 
 
+FLEET_PLUGIN = "sage200-doctor-fleet"
 RUN_KEY: pytest.StashKey[DoctorRun] = pytest.StashKey()
