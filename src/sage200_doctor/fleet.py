@@ -21,6 +21,7 @@ import html
 import json
 import os
 import re
+import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -265,3 +266,55 @@ def write_outputs(report: dict[str, Any], json_path: Path) -> None:
     text = json.dumps(report, indent=2, ensure_ascii=False)
     json_path.write_text(text + "\n", encoding="utf-8")
     json_path.with_name("fleet.html").write_text(render_matrix(report), encoding="utf-8")
+
+
+def split_junit_by_environment(path: Path) -> None:
+    """Regroup pytest's single JUnit testsuite into one testsuite per environment.
+
+    CI systems show a testsuite as one row; a fleet is read per customer site. pytest's
+    junitxml writes one suite, with each testcase classnamed by its environment.
+    """
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(path)  # noqa: S314 - our own file, just written by pytest
+    root = tree.getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    regrouped = ET.Element("testsuites")
+    for suite in suites:
+        groups: dict[str, list[ET.Element]] = {}
+        for case in suite.findall("testcase"):
+            groups.setdefault(case.get("classname", ""), []).append(case)
+        for environment, cases in groups.items():
+            regrouped.append(_suite_of(environment, cases, suite))
+    _replace_atomically(path, ET.tostring(regrouped, encoding="unicode", xml_declaration=True))
+
+
+def _suite_of(environment: str, cases: list[Any], original: Any) -> Any:
+    import xml.etree.ElementTree as ET
+
+    def count(tag: str) -> str:
+        return str(sum(1 for case in cases if case.find(tag) is not None))
+
+    seconds = sum(float(case.get("time", "0") or 0) for case in cases)
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": environment,
+            "tests": str(len(cases)),
+            "failures": count("failure"),
+            "errors": count("error"),
+            "skipped": count("skipped"),
+            "time": f"{seconds:.3f}",
+            "timestamp": original.get("timestamp", ""),
+            "hostname": original.get("hostname", ""),
+        },
+    )
+    suite.extend(cases)
+    return suite
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".junit-", suffix=".xml")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.replace(temporary, path)

@@ -160,6 +160,15 @@ class FleetHooks:
 
             write_outputs(build_fleet_report(self.finish(), self.redactor), self.json_path)
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # pytest's junitxml has written its file by now: one testsuite per environment.
+        xml_path = getattr(config.option, "xmlpath", None)
+        if not self.is_worker and xml_path and Path(xml_path).is_file():
+            from sage200_doctor.fleet import split_junit_by_environment
+
+            split_junit_by_environment(Path(xml_path))
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return

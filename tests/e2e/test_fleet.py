@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -121,6 +122,11 @@ def test_item_names_and_junit_carry_the_environment(fleet_run: tuple[CliRun, lis
     junit = (run.report_dir / "junit.xml").read_text()
     assert 'classname="shop-0" name="gateway.subscription_key@shop-0"' in junit
     assert junit.count("<testcase ") == 21 * len(run.report["environments"][0]["report"]["checks"])
+    suites = ET.fromstring(junit).findall("testsuite")
+    assert len(suites) == 21  # one testsuite per environment
+    shop0 = next(suite for suite in suites if suite.get("name") == "shop-0")
+    assert shop0.get("tests") == str(len(run.report["environments"][0]["report"]["checks"]))
+    assert shop0.get("failures") == "1"  # the root cause; dependents are skipped (blocked)
     page = (run.report_dir / "fleet.html").read_text()
     assert "<th>shop-3</th>" in page
     assert "gateway.subscription_key" in page
