@@ -33,7 +33,13 @@ from sage200_doctor.redact import Redactor
 from sage200_doctor.registry import CheckSpec, all_checks, with_prerequisites
 from sage200_doctor.results import CheckResult, Outcome, RunResult
 from sage200_doctor.settings import LoadedSettings, UsageError, load_settings
-from sage200_doctor.suite import CATEGORIES, SECRET_FIELDS, DiagnosticFailure, DoctorRun
+from sage200_doctor.suite import (
+    SECRET_FIELDS,
+    DiagnosticFailure,
+    DoctorRun,
+    doctor_teststatus,
+    use_as_collection,
+)
 
 RESULT_PROPERTY = "sage200_result"
 ENVIRONMENT_PROPERTY = "sage200_environment"
@@ -104,18 +110,10 @@ class FleetHooks:
                 session, name=env.name, nodeid=env.name, hooks=self, environment=env.name
             )
             items.extend(suite.collect())
-        config = session.config
-        config.hook.pytest_collection_modifyitems(session=session, config=config, items=items)
-        session.items = items
-        session.testscollected = len(items)
-        config.hook.pytest_collection_finish(session=session)
-        return True
+        return use_as_collection(session, items)
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
-        outcome = dict(report.user_properties).get("outcome") if report.when == "call" else None
-        if outcome is None:
-            return ("", "", "") if report.passed and report.when != "call" else None
-        return CATEGORIES[Outcome(str(outcome))]
+        return doctor_teststatus(report)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker or report.when != "call":

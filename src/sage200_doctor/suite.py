@@ -203,6 +203,24 @@ CATEGORIES = {
 }
 
 
+def use_as_collection(session: pytest.Session, items: list[pytest.Item]) -> bool:
+    """Make `items` the session's whole collection, still honouring -k/-m and other plugins."""
+    config = session.config
+    config.hook.pytest_collection_modifyitems(session=session, config=config, items=items)
+    session.items = items
+    session.testscollected = len(items)
+    config.hook.pytest_collection_finish(session=session)
+    return True
+
+
+def doctor_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """Our outcomes as pytest categories (no progress letters: the summary says it all)."""
+    outcome = dict(report.user_properties).get("outcome") if report.when == "call" else None
+    if outcome is None:
+        return ("", "", "") if report.passed and report.when != "call" else None
+    return CATEGORIES[Outcome(str(outcome))]
+
+
 class DoctorHooks:
     """The hooks of an active diagnostic run."""
 
@@ -214,19 +232,10 @@ class DoctorHooks:
         # The diagnostics replace test collection: `pytest --sage200-env FILE` runs the checks,
         # not whatever tests happen to lie in the current directory.
         suite = DiagnosticSuite.from_parent(session, name="sage200-doctor", run=self.run)
-        items: list[pytest.Item] = list(suite.collect())
-        config = session.config
-        config.hook.pytest_collection_modifyitems(session=session, config=config, items=items)
-        session.items = items
-        session.testscollected = len(items)
-        config.hook.pytest_collection_finish(session=session)
-        return True
+        return use_as_collection(session, list(suite.collect()))
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
-        outcome = dict(report.user_properties).get("outcome") if report.when == "call" else None
-        if outcome is None:
-            return ("", "", "") if report.passed and report.when != "call" else None
-        return CATEGORIES[Outcome(str(outcome))]
+        return doctor_teststatus(report)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -56,3 +56,15 @@ def test_only_adds_what_a_check_needs() -> None:
 def test_only_rejects_unknown_ids() -> None:
     with pytest.raises(KeyError, match=r"sites\.lst"):
         with_prerequisites(["sites.lst"], all_checks())
+
+
+def test_a_second_function_cannot_claim_a_declared_id() -> None:
+    from sage200_doctor.registry import check
+
+    all_checks()
+
+    def impostor(run: object) -> str:
+        return "ok"
+
+    with pytest.raises(ValueError, match="declared twice"):
+        check("config.complete", order=10, title="x", verifies="x")(impostor)  # type: ignore[arg-type]
