@@ -81,12 +81,13 @@ class Emulator:
         """Requests answered so far, not counting the benchmark's own log reads."""
         return sum(1 for entry in self.request_log() if entry["face"] != "emulator")
 
-    def write_env_file(self, directory: Path) -> Path:
-        """The env lines as a 0600 file inside `directory` (a temporary directory: secrets)."""
-        path = directory / f"{self.scenario}.env"
+    def write_env_file(self, directory: Path, *, name: str = "", extra: str = "") -> Path:
+        """The env lines (plus `extra` lines) as a 0600 file inside `directory` (a temporary
+        directory: secrets)."""
+        path = directory / f"{name or self.scenario}.env"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(self.env_text)
+            stream.write(self.env_text + extra)
         return path
 
 

@@ -13,7 +13,11 @@ $filter answer, the minted access token from the refresh grant). The longest suc
 floor; the "gated" chain also keeps today's rule that a check starts only after its
 prerequisites passed, with independent checks and independent requests running concurrently.
 
+The doctor itself sends requests that need no earlier answer at once (`SAGE200_CONCURRENCY`,
+default 8); `--concurrency 1,16` adds subjects with those widths (1: one request at a time).
+
     python benchmarks/time_to_verdict.py [--repeat 7] [--latency-ms 100] [--scenario NAME ...]
+                                         [--concurrency 1,16]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import concurrent.futures
 import contextlib
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -46,6 +51,7 @@ from _common import (
 )
 
 SCENARIOS = ("healthy", "no-offline-access", "customers-forbidden")
+WIDTH = " concurrency="
 TARGET = 1.3
 BARE = "python -c pass"
 FIXED = "run, no requests"
@@ -62,6 +68,9 @@ class Request:
     query: str
     headers: frozenset[str]
     status: int | None
+    generated_from: int = 1 << 30
+    """Index of the first generated conformance query (from the check's facts)."""
+    generated_count: int = 0
 
     def label(self) -> str:
         where = self.path.rsplit("/accounts/v1/", 1)[-1] if "/accounts/v1/" in self.path else ""
@@ -72,6 +81,12 @@ class Request:
 def requests_of(report: dict[str, Any]) -> list[Request]:
     requests: list[Request] = []
     for check in report["checks"]:
+        generated = _GENERATED.match(str((check.get("facts") or {}).get("generated queries", "")))
+        count = int(generated.group(1)) if generated else 0
+        # The generated queries are the last `count` requests of the check, but for the smallest
+        # wrong query sent once more at the very end when one was found.
+        again = 1 if check["id"] == CONFORMANCE and check["outcome"] == "failed" and count else 0
+        first_generated = len(requests) + len(check["evidence"]) - count - again
         for exchange in check["evidence"]:
             url = urlsplit(exchange["request"]["url"])
             requests.append(
@@ -83,6 +98,8 @@ def requests_of(report: dict[str, Any]) -> list[Request]:
                     query=unquote_plus(url.query),
                     headers=frozenset(h.lower() for h in exchange["request"]["headers"]),
                     status=exchange["response"]["status"],
+                    generated_from=first_generated if count else 1 << 30,
+                    generated_count=count + again,
                 )
             )
     return requests
@@ -109,7 +126,45 @@ def data_dependencies(
     if request.method == "POST":
         # The second refresh (the other client-auth method) is sent only after invalid_client.
         return [r for r in same_check if r.method == "POST"][-1:]
+    if request.check == CONFORMANCE and same_check:
+        return _conformance_dependencies(request, same_check)
     return _api_dependencies(request, earlier, same_check, env)
+
+
+CONFORMANCE = "customers.query_conformance"
+_GENERATED = re.compile(r"^(\d+) sent")
+
+
+def _conformance_dependencies(request: Request, same_check: list[Request]) -> list[Request]:
+    """checks/conformance.py: the sample first; the bounds and capability probes are built from
+    the sample; the documented examples and the generated queries from what the capability
+    probes found (string rules, operators, functions, paging); a shrunk query from the one
+    before it. Phases are told apart by the report: the paging probes end the capability
+    phase, and the facts say how many queries were generated."""
+    sample = same_check[:1]
+    paging = [r for r in same_check if _is_paging_probe(r)]
+    if not paging or request.index <= paging[-1].index:
+        return [] if _needs_only_token(request) else sample
+    capability = [
+        r for r in same_check if 0 < r.index - sample[0].index <= paging[-1].index - sample[0].index
+    ]
+    if request.index >= request.generated_from:
+        shrinking = request.index > request.generated_from + request.generated_count - 1
+        return same_check[-1:] if shrinking else capability
+    return capability
+
+
+def _is_paging_probe(request: Request) -> bool:
+    return (
+        "$orderby=id asc" in request.query
+        and "$skip=" in request.query
+        and "$filter=" not in request.query
+    )
+
+
+def _needs_only_token(request: Request) -> bool:
+    # $count, the $select/$top limits and $skip without $orderby use no value of the sample.
+    return "$filter=" not in request.query and "$orderby=" not in request.query
 
 
 def _api_dependencies(
@@ -243,8 +298,13 @@ def build_subjects(
             ],
         )
     )
-    for name in scenarios:
-        env_file = first_env if name == scenarios[0] else emulators[name].write_env_file(workdir)
+    for name in emulators:
+        if name == scenarios[0]:
+            env_file = first_env
+        else:
+            _, _, width = name.partition(WIDTH)
+            extra = f"SAGE200_CONCURRENCY={width}\n" if width else ""
+            env_file = emulators[name].write_env_file(workdir, name=name, extra=extra)
         report_dir = workdir / f"reports-{name}"
         command = [
             *doctor_command(),
@@ -318,7 +378,7 @@ def report_figures(
         "CPU  (run --only config.complete)\n"
     )
     header = (
-        f"{'scenario':<22} {'exit':>4}  {'wall ms median (min-max)':<26} {'cpu':>5} {'in-run':>7} "
+        f"{'scenario':<34} {'exit':>4}  {'wall ms median (min-max)':<26} {'cpu':>5} {'in-run':>7} "
         f"{'requests':>8} {'chain':>5} {'gated':>5} {'floor ms':>8} {'wall/floor':>10}"
     )
     print(header)
@@ -336,7 +396,7 @@ def report_figures(
         if set(sample.served) != set(sample.evidence):
             counts += f"!={_one(sample.evidence)}"
         print(
-            f"{subject.name:<22} {_one(sorted(sample.exit_codes)):>4}  {spread(sample.wall):<26} "
+            f"{subject.name:<34} {_one(sorted(sample.exit_codes)):>4}  {spread(sample.wall):<26} "
             f"{median_ms(sample.cpu):5.0f} "
             f"{median_ms(sample.in_run):7.0f} {counts:>8} {found.data:>5} {found.gated:>5} "
             f"{floor:8.0f} {wall / floor:10.2f}"
@@ -349,17 +409,21 @@ def report_figures(
                 "requests are not deterministic; the chains below are those of the last round."
             )
         count = round(statistics.median(sample.served))
-        sequential = count * latency
+        chain_wait = found.data * latency
+        concurrency = (sample.report.get("requests") or {}).get("concurrency", 1)
+        unused = len((sample.report.get("requests") or {}).get("sent_ahead_unused", []))
         details.append(
             f"{subject.name}: verdict {sample.report['verdict']} (root cause {root}); "
             f"critical chain ({found.data}): "
             + " -> ".join(r.label() for r in found.critical)
             + f"\n  verdict-only chain {found.verdict}; gated chain {found.gated} "
             f"-> gated floor {found.gated * latency + bare:.0f} ms; "
-            f"sequential today: {count} x {latency} ms = {sequential} ms of waiting"
+            f"one at a time, {count} requests would wait {count * latency} ms; "
+            f"sent with concurrency {concurrency}, {unused} sent ahead and not needed"
             f"\n  wall {wall:.0f} = bare start {bare:.0f} + fixed run cost {fixed - bare:.0f} "
-            f"+ {sequential} latency + {wall - fixed - sequential:.0f} other (client work per "
-            "request, check and report work)"
+            f"(imports, pytest, reports) + {wall - fixed:.0f} for the checks, of which the "
+            f"chain's own waiting is {chain_wait} ms and the rest is waves of concurrent "
+            "requests beyond the chain, client and check work"
         )
     print(f"\ntarget: wall/floor <= {TARGET}\n")
     print("\n".join(details))
@@ -371,8 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=DEFAULT_LATENCY_MS)
     parser.add_argument("--scenario", action="append", help="default: " + ", ".join(SCENARIOS))
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--concurrency",
+        default="",
+        help="also measure each scenario with these SAGE200_CONCURRENCY values, e.g. 1,16",
+    )
     args = parser.parse_args(argv)
     scenarios = args.scenario or list(SCENARIOS)
+    widths = [w.strip() for w in args.concurrency.split(",") if w.strip()]
+    variants = [*scenarios, *(f"{s}{WIDTH}{w}" for s in scenarios for w in widths)]
     print(f"time to verdict; {machine()}")
     print(
         f"emulator: separate process per scenario, --latency-ms {args.latency_ms}; "
@@ -380,8 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     with contextlib.ExitStack() as stack, scratch("ttv") as workdir:
         emulators = {
-            name: stack.enter_context(emulator(name, latency_ms=args.latency_ms))
-            for name in scenarios
+            name: stack.enter_context(
+                emulator(name.partition(WIDTH)[0], latency_ms=args.latency_ms)
+            )
+            for name in variants
         }
         print(emulator_concurrency(next(iter(emulators.values()))))
         subjects = build_subjects(emulators, Path(workdir), scenarios)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sage200_doctor.diagnosis import Diagnosis
 from sage200_doctor.http.odata_eval import AnswerKey, Expected, Row, StringRules
@@ -27,6 +29,9 @@ from sage200_doctor.http.session import Answer
 from sage200_doctor.registry import check, fail, skip, warn
 
 from . import conformance_facts
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 from .sites import explain_http_failure
 
 SAMPLE_SIZE = 50
@@ -37,6 +42,7 @@ TIME_BUDGET_S = 30.0
 SEED = 200
 """Fixes the generated queries: the same sample gives the same probes on every run."""
 SEARCH = "property-based probing"
+SAMPLE_PARAMS = {"$orderby": "id asc", "$top": str(SAMPLE_SIZE)}
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class Probes:
     select: bool = False
     """`$select` is accepted: probes then ask for the fields they use only."""
     _cache: dict[tuple[tuple[str, str], ...], Outcome] = field(default_factory=dict)
+    _under_way: set[tuple[tuple[str, str], ...]] = field(default_factory=set)
+    """Requests sent ahead (already counted in `sent`) that no probe has asked for yet."""
 
     def spent(self, reserve: int = 0) -> bool:
         return self.halted is not None or self.sent >= REQUEST_BUDGET - reserve or self._late
@@ -99,10 +107,42 @@ class Probes:
 
     def send(self, params: dict[str, str], *, reserve: int = 0) -> Answer | None:
         """A GET customers within the budget (less `reserve`); None once it is spent."""
+        key = tuple(sorted(params.items()))
+        if key in self._under_way:
+            self._under_way.discard(key)
+            return self.run.get("customers", params=params)
         if self.spent(reserve):
             return None
         self.sent += 1
         return self.run.get("customers", params=params)
+
+    def send_ahead(self, params: dict[str, str], *, reserve: int = 0) -> None:
+        """Start a GET customers that a probe will `send` later, within the same budget."""
+        key = tuple(sorted(params.items()))
+        if key in self._under_way or key in self._cache or self.spent(reserve):
+            return
+        if self.run.get_ahead("customers", params=params):
+            self.sent += 1
+            self._under_way.add(key)
+
+    def unsent(self, queries: Sequence[Query]) -> int:
+        """How many distinct requests asking `queries` would still send."""
+        keys = {
+            tuple(
+                sorted(q.params(within=self.bound, top=len(self.rows), select=self.select).items())
+            )
+            for q in queries
+        }
+        return len(keys - self._under_way - self._cache.keys())
+
+    def ask_ahead(
+        self, queries: Sequence[Query], *, select: bool | None = None, reserve: int = 0
+    ) -> None:
+        """`send_ahead` the queries `ask` will send; `select` as it is expected to be by then."""
+        chosen = self.select if select is None else select
+        for query in queries:
+            params = query.params(within=self.bound, top=len(self.rows), select=chosen)
+            self.send_ahead(params, reserve=reserve)
 
     def ask(self, query: Query, found_by: str, *, reserve: int = 0) -> Outcome:
         """Send `query` within the sample's bounds and judge the answer.
@@ -183,15 +223,24 @@ class Probes:
     "records; capability facts (string functions, `$top` limit) reported",
     depends=("customers.list",),
     guidance=("faq.query.odata",),
+    ahead=lambda run: run.get_ahead("customers", params=SAMPLE_PARAMS),
 )
 def check_query_options_conform(run: Diagnosis) -> str:
     probes = _probes_over_sample(run)
+    # The probes are sent in three waves of requests that do not need each other's answers:
+    # the bounds and capability probes; the documented examples (they need the string rules
+    # the capability probes find); the generated queries (they need what the server accepts).
+    probes.ask_ahead([Query()])
+    conformance_facts.send_ahead(probes)
     probes.ask(Query(), "the sample's own id range")
     if not probes.mismatches:  # else the bounds themselves are not to be trusted
         caps = conformance_facts.learn(probes, run.facts)
-        for example in documented_examples(probes.rows, probes.key.kinds, probes.key.rules):
+        examples = documented_examples(probes.rows, probes.key.kinds, probes.key.rules)
+        probes.ask_ahead(examples)
+        generated = _generate(probes, caps, waiting=examples)  # drawn while the examples wait
+        for example in examples:
             probes.ask(example, "a query shaped like Sage's documented examples")
-        _search_for_wrong_answers(probes, caps, run.facts)
+        _search_for_wrong_answers(probes, generated, run.facts)
     run.facts["requests"] = probes.sent
     if probes.mismatches:
         _fail_with(probes, probes.mismatches[0])
@@ -205,7 +254,7 @@ def check_query_options_conform(run: Diagnosis) -> str:
 
 
 def _probes_over_sample(run: Diagnosis) -> Probes:
-    params = {"$orderby": "id asc", "$top": str(SAMPLE_SIZE)}
+    params = SAMPLE_PARAMS
     answer = run.get("customers", params=params)
     what = "GET customers?$orderby=id asc"
     if answer.status == 400:
@@ -238,30 +287,57 @@ def _probes_over_sample(run: Diagnosis) -> Probes:
     return probes
 
 
-def _search_for_wrong_answers(probes: Probes, caps: Capabilities, facts: dict[str, object]) -> None:
+@dataclass
+class Generated:
+    """The generated queries: drawn on another thread, then sent at once and judged in order."""
+
+    strategy: SearchStrategy[Query]
+    room: int
+    drawing: Future[list[Query]]
+
+
+def _generate(probes: Probes, caps: Capabilities, *, waiting: Sequence[Query]) -> Generated:
     # Imported here: hypothesis takes a quarter of a second to import, and only this needs it.
-    from sage200_doctor.http.odata_search import queries, search
+    from sage200_doctor.http.odata_search import draw_soon, queries
+
+    strategy = queries(probes.rows, probes.key.kinds, caps, probes.key.rules)
+    # One example per request left (after `waiting`, and one kept back to send the smallest
+    # wrong query again): once the budget is spent more examples cost time, no probes.
+    room = max(1, REQUEST_BUDGET - probes.sent - probes.unsent(waiting) - 1)
+    return Generated(strategy, room, draw_soon(strategy, seed=SEED, count=room))
+
+
+def _search_for_wrong_answers(
+    probes: Probes, generated: Generated, facts: dict[str, object]
+) -> None:
+    from sage200_doctor.http.odata_search import search
 
     before = probes.sent
-    strategy = queries(probes.rows, probes.key.kinds, caps, probes.key.rules)
 
     def wrong(query: Query) -> bool:
-        # One request is kept back to send the smallest wrong query again.
         outcome = probes.ask(query, SEARCH, reserve=1)
         return bool(outcome.problems) or outcome.rejected
 
-    # One example per request left: once the budget is spent more examples cost time, no probes.
-    room = max(1, REQUEST_BUDGET - probes.sent - 1)
-    smallest = search(strategy, wrong, seed=SEED, max_examples=room)
-    generated = probes.sent - before
+    # The search tries the same examples in the same order as the draw (same seed), up to the
+    # first wrong answer: drawn first, they are all sent at once, and judged in order. Only
+    # when one is wrong does the search run, to shrink it (those requests one at a time).
+    drawn = generated.drawing.result()
+    probes.ask_ahead(drawn, reserve=1)
+    wrong_found = any([wrong(query) for query in drawn])
+    smallest = (
+        search(generated.strategy, wrong, seed=SEED, max_examples=generated.room)
+        if wrong_found
+        else None
+    )
+    generated_count = probes.sent - before
     if smallest is None:
         stopped = f"; stopped: {probes.halted}" if probes.halted else ""
         facts["generated queries"] = (
-            f"{generated} sent (seed {SEED}), all answered correctly{stopped}"
+            f"{generated_count} sent (seed {SEED}), all answered correctly{stopped}"
         )
         return
     facts["generated queries"] = (
-        f"{generated} sent (seed {SEED}); the smallest wrong one is reported"
+        f"{generated_count} sent (seed {SEED}); the smallest wrong one is reported"
     )
     found = probes.ask(smallest, SEARCH)
     probes.mismatches = [m for m in probes.mismatches if m.found_by != SEARCH]

@@ -27,6 +27,26 @@ _CASE_FIELDS = ("name", "reference", "short_name", "analysis_code_1")
 Facts = dict[str, Any]
 
 
+def send_ahead(probes: Probes) -> None:
+    """Start every capability probe `learn` sends when the server behaves as documented.
+
+    Probes built on `$select` are sent as if it is accepted (documented); where it is not, they
+    are asked again without it when their turn comes."""
+    for params in (
+        COUNT_PARAMS,
+        {"$select": "id"},
+        {"$select": "id", "$top": str(DOCUMENTED_TOP_MAX + 1)},
+        SKIP_PARAMS,
+    ):
+        probes.send_ahead(params)
+    probes.ask_ahead(
+        [_operator_probe(probes.rows), *_case_probes(probes.rows), *_function_probes(probes.rows)],
+        select=True,
+    )
+    for params in _pages(probes.rows):
+        probes.send_ahead({**params, "$select": "id"})
+
+
 def learn(probes: Probes, facts: Facts) -> Capabilities:
     """Probe what the API accepts; set the string rules the answer key judges by."""
     total = _count(probes, facts)
@@ -40,8 +60,12 @@ def learn(probes: Probes, facts: Facts) -> Capabilities:
     return Capabilities(operators, negation, functions, skip)
 
 
+COUNT_PARAMS = {"$count": "true", "$top": "1"}
+SKIP_PARAMS = {"$skip": "1", "$top": "1"}
+
+
 def _count(probes: Probes, facts: Facts) -> int | None:
-    answer = probes.send({"$count": "true", "$top": "1"})
+    answer = probes.send(COUNT_PARAMS)
     if answer is None:
         facts["$count=true"] = probes.not_probed()
         return None
@@ -122,7 +146,7 @@ def _limit_fact(
 
 
 def _skip_without_orderby(probes: Probes, facts: Facts) -> None:
-    answer = probes.send({"$skip": "1", "$top": "1"})
+    answer = probes.send(SKIP_PARAMS)
     key = "$skip without $orderby"
     if answer is None:
         facts[key] = probes.not_probed()
@@ -132,16 +156,26 @@ def _skip_without_orderby(probes: Probes, facts: Facts) -> None:
         facts[key] = f"allowed ({status_phrase(answer)}; documented: rejected)"
 
 
-def _operators(probes: Probes, facts: Facts) -> tuple[frozenset[Op], bool]:
-    """`ne`, `lt` and `not` are not in Sage's list (eq gt ge le and or): are they accepted?"""
-    ids = [row["id"] for row in probes.rows]
+def _operators_tried(rows: list[Row]) -> dict[str, Expr]:
+    ids = [row["id"] for row in rows]
     low, other = Value("int", ids[min(1, len(ids) - 1)]), Value("int", ids[-1])
-    tried: dict[str, Expr] = {
+    return {
         "ne": Compare("id", "ne", other),
         "lt": Compare("id", "lt", low),
         "not": Not(Compare("id", "eq", other)),
     }
-    together = probes.ask(Query(And(Not(tried["lt"]), tried["ne"])), "the operator probe")
+
+
+def _operator_probe(rows: list[Row]) -> Query:
+    """The three operators in one query: one request when all are accepted."""
+    tried = _operators_tried(rows)
+    return Query(And(Not(tried["lt"]), tried["ne"]))
+
+
+def _operators(probes: Probes, facts: Facts) -> tuple[frozenset[Op], bool]:
+    """`ne`, `lt` and `not` are not in Sage's list (eq gt ge le and or): are they accepted?"""
+    tried = _operators_tried(probes.rows)
+    together = probes.ask(_operator_probe(probes.rows), "the operator probe")
     accepted = set(tried)
     if together.answer is None:
         facts["operators"] = probes.not_probed()
@@ -184,15 +218,21 @@ def _case_variant(rows: list[Row]) -> tuple[Row, str, str] | None:
     return None
 
 
+def _case_probes(rows: list[Row]) -> list[Query]:
+    chosen = _case_variant(rows)
+    if chosen is None:
+        return []
+    _, field, value = chosen
+    return [Query(Compare(field, "eq", Value("string", value.swapcase())))]
+
+
 def _string_eq_case(probes: Probes, facts: Facts) -> bool | None:
     chosen = _case_variant(probes.rows)
     if chosen is None:
         facts["string eq"] = "not determined (no value with letters to try)"
         return None
-    row, field, value = chosen
-    outcome = probes.ask(
-        Query(Compare(field, "eq", Value("string", value.swapcase()))), "the case probe"
-    )
+    row, _, _ = chosen
+    outcome = probes.ask(_case_probes(probes.rows)[0], "the case probe")
     if outcome.rows is None:
         facts["string eq"] = (
             probes.not_probed()
@@ -207,21 +247,40 @@ def _string_eq_case(probes: Probes, facts: Facts) -> bool | None:
     return not insensitive
 
 
+FUNCTIONS: tuple[Function, ...] = ("contains", "startswith", "endswith")
+
+
+def _function_variant(rows: list[Row]) -> tuple[Row, str, str] | None:
+    return _case_variant([r for r in rows if len(str(r.get("name", ""))) >= 4])
+
+
+def _function_probe(function: Function, field: str, value: str) -> tuple[str, Query]:
+    """The needle (a piece of `value`) and the query that looks for it in the other case."""
+    needle = {"contains": value[1:4], "startswith": value[:3], "endswith": value[-3:]}[function]
+    return needle, Query(Call(function, field, needle.swapcase()))
+
+
+def _function_probes(rows: list[Row]) -> list[Query]:
+    chosen = _function_variant(rows)
+    if chosen is None:
+        return []
+    _, field, value = chosen
+    return [_function_probe(function, field, value)[1] for function in FUNCTIONS]
+
+
 def _functions(probes: Probes, facts: Facts) -> tuple[frozenset[Function], bool | None]:
     """contains/startswith/endswith (Standard, and Professional after July 2017)."""
-    chosen = _case_variant([r for r in probes.rows if len(str(r.get("name", ""))) >= 4])
+    chosen = _function_variant(probes.rows)
     supported: set[Function] = set()
     case: bool | None = None
-    for function in ("contains", "startswith", "endswith"):
+    for function in FUNCTIONS:
         key = f"{function}()"
         if chosen is None:
             facts[key] = "not probed (no customer name to try)"
             continue
         row, field, value = chosen
-        needle = {"contains": value[1:4], "startswith": value[:3], "endswith": value[-3:]}[function]
-        outcome = probes.ask(
-            Query(Call(function, field, needle.swapcase())), "the string function probe"
-        )
+        needle, query = _function_probe(function, field, value)
+        outcome = probes.ask(query, "the string function probe")
         if outcome.answer is None:
             facts[key] = probes.not_probed()
         elif outcome.rows is None:
@@ -238,13 +297,24 @@ def _functions(probes: Probes, facts: Facts) -> tuple[frozenset[Function], bool 
     return frozenset(supported), case
 
 
+def _page_size(rows: list[Row]) -> int:
+    return max(1, math.ceil(len(rows) / 3))
+
+
+def _pages(rows: list[Row]) -> list[dict[str, str]]:
+    """Three pages of `$orderby=id asc` that together are the sample."""
+    size = _page_size(rows)
+    return [
+        {"$orderby": "id asc", "$top": str(min(size, len(rows) - start)), "$skip": str(start)}
+        for start in range(0, len(rows), size)
+    ]
+
+
 def _paging(probes: Probes, facts: Facts) -> bool:
     """`$orderby=id asc` pages through the sample: no duplicates, no gaps."""
-    size = max(1, math.ceil(len(probes.rows) / 3))
+    size = _page_size(probes.rows)
     seen: list[object] = []
-    for start in range(0, len(probes.rows), size):
-        top = min(size, len(probes.rows) - start)
-        params = {"$orderby": "id asc", "$top": str(top), "$skip": str(start)}
+    for params in _pages(probes.rows):
         answer = probes.send({**params, "$select": "id"} if probes.select else params)
         if answer is None:
             facts["paging"] = probes.not_probed()

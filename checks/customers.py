@@ -14,6 +14,11 @@ from .sites import explain_http_failure
 
 ODATA = ("faq.query.odata",)
 SAMPLE_SIZE = 50
+LIST_PARAMS = {"$top": str(SAMPLE_SIZE)}
+
+
+def _ask_list_ahead(run: Diagnosis) -> bool:
+    return run.get_ahead("customers", params=LIST_PARAMS)
 
 
 @check(
@@ -23,9 +28,10 @@ SAMPLE_SIZE = 50
     verifies="GET customers with X-Site / X-Company answers 200",
     depends=("sites.selection",),
     guidance=("faq.errors.401",),
+    ahead=_ask_list_ahead,
 )
 def check_customers_are_readable(run: Diagnosis) -> str:
-    answer = run.get("customers", params={"$top": str(SAMPLE_SIZE)})
+    answer = run.get("customers", params=LIST_PARAMS)
     if not answer.ok:
         explain_http_failure(run, answer, "GET customers")
     body = answer.json
@@ -43,6 +49,13 @@ def check_customers_are_readable(run: Diagnosis) -> str:
 
 
 def _pick_reference(run: Diagnosis) -> tuple[str, str]:
+    chosen = _reference(run)
+    if chosen is None:
+        skip("No customer reference is configured and the customers list gave none to try.")
+    return chosen
+
+
+def _reference(run: Diagnosis) -> tuple[str, str] | None:
     configured = (run.settings.customer_reference or "").strip()
     if configured:
         return configured, "the configured reference"
@@ -51,7 +64,14 @@ def _pick_reference(run: Diagnosis) -> tuple[str, str]:
             return customer[
                 "reference"
             ], "a reference from the customers list (set SAGE200_CUSTOMER_REFERENCE to pin one)"
-    skip("No customer reference is configured and the customers list gave none to try.")
+    return None
+
+
+def _ask_filter_ahead(run: Diagnosis) -> bool:
+    chosen = _reference(run)
+    return chosen is not None and run.get_ahead(
+        "customers", params={"$filter": equals("reference", chosen[0])}
+    )
 
 
 @check(
@@ -62,6 +82,7 @@ def _pick_reference(run: Diagnosis) -> tuple[str, str]:
     "customers/{id} returns the same record",
     depends=("customers.list",),
     guidance=ODATA,
+    ahead=_ask_filter_ahead,
 )
 def check_filter_by_reference(run: Diagnosis) -> str:
     reference, origin = _pick_reference(run)

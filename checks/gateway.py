@@ -9,6 +9,10 @@ from sage200_doctor.registry import check, fail
 KEY_GUIDANCE = ("faq.postman.subscription-key",)
 
 
+def _ask_gateway_ahead(run: Diagnosis) -> bool:
+    return run.get_ahead("sites", authorization="", with_company=False)
+
+
 @check(
     "gateway.subscription_key",
     order=50,
@@ -16,6 +20,7 @@ KEY_GUIDANCE = ("faq.postman.subscription-key",)
     verifies="the gateway accepts the subscription key, or does not require one",
     depends=("network.api",),
     guidance=KEY_GUIDANCE,
+    ahead=_ask_gateway_ahead,
 )
 def check_gateway_accepts_subscription_key(run: Diagnosis) -> str:
     # No Authorization header on purpose: whoever refuses first tells us which layer spoke.

@@ -39,6 +39,16 @@ def lint_authorization(value: str) -> list[str]:
     return issues
 
 
+def _ask_header_probes_ahead(run: Diagnosis) -> bool:
+    if run.token is None:
+        return False
+    supplied = run.settings.authorization.reveal() if run.settings.authorization else None
+    if supplied is not None and lint_authorization(supplied):
+        run.get_ahead("sites", authorization=supplied, with_company=False)
+    well_formed = "Bearer " + run.token.access_token.reveal()
+    return run.get_ahead("sites", authorization=well_formed, with_company=False)
+
+
 @check(
     "header.authorization",
     order=90,
@@ -47,6 +57,7 @@ def lint_authorization(value: str) -> list[str]:
     "`SAGE200_AUTHORIZATION` is linted and tried",
     depends=("token.claims", "gateway.subscription_key"),
     guidance=BEARER_SPACE,
+    ahead=_ask_header_probes_ahead,
 )
 def check_authorization_header_format(run: Diagnosis) -> str:
     assert run.token is not None

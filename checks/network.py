@@ -26,6 +26,18 @@ def _reachable(answer: Answer, what: str) -> str:
     return f"{what} answered (HTTP {answer.status}) over a trusted connection.{note}"
 
 
+def _discovery_url(run: Diagnosis) -> str:
+    return _origin(run.settings.token_url) + "/.well-known/openid-configuration"
+
+
+def _ask_discovery_ahead(run: Diagnosis) -> bool:
+    return run.session.send_ahead(_discovery_url(run))
+
+
+def _ask_api_root_ahead(run: Diagnosis) -> bool:
+    return run.session.send_ahead(run.settings.api_base_url.strip())
+
+
 @check(
     "network.identity",
     order=30,
@@ -33,9 +45,10 @@ def _reachable(answer: Answer, what: str) -> str:
     verifies="the identity host resolves, connects and presents a trusted certificate",
     depends=("config.values",),
     guidance=("guide.network",),
+    ahead=_ask_discovery_ahead,
 )
 def check_identity_host_is_reachable(run: Diagnosis) -> str:
-    url = _origin(run.settings.token_url) + "/.well-known/openid-configuration"
+    url = _discovery_url(run)
     answer = run.session.request("GET", url)
     if answer.ok and isinstance(answer.json, dict):
         run.discovery = answer.json
@@ -49,6 +62,7 @@ def check_identity_host_is_reachable(run: Diagnosis) -> str:
     verifies="the API gateway host resolves, connects and presents a trusted certificate",
     depends=("config.values",),
     guidance=("guide.network",),
+    ahead=_ask_api_root_ahead,
 )
 def check_api_host_is_reachable(run: Diagnosis) -> str:
     url = run.settings.api_base_url.strip()

@@ -79,6 +79,10 @@ def _explain_not_found(run: Diagnosis, answer: Answer, what: str) -> None:
     )
 
 
+def _ask_sites_ahead(run: Diagnosis) -> bool:
+    return run.get_ahead("sites", with_company=False)
+
+
 @check(
     "sites.list",
     order=100,
@@ -86,6 +90,7 @@ def _explain_not_found(run: Diagnosis, answer: Answer, what: str) -> None:
     verifies="GET sites answers 200 with at least one site",
     depends=("header.authorization",),
     guidance=SETUP,
+    ahead=_ask_sites_ahead,
 )
 def check_sites_are_listed(run: Diagnosis) -> str:
     answer = run.get("sites", with_company=False)

@@ -125,6 +125,11 @@ def _adopt(run: Diagnosis, grant: oauth.TokenGrant) -> None:
     )
 
 
+def _ask_jwks_ahead(run: Diagnosis) -> bool:
+    jwks_uri = (run.discovery or {}).get("jwks_uri")
+    return isinstance(jwks_uri, str) and run.session.send_ahead(jwks_uri)
+
+
 @check(
     "token.claims",
     order=70,
@@ -133,6 +138,7 @@ def _adopt(run: Diagnosis, grant: oauth.TokenGrant) -> None:
     "how long it has left",
     depends=("config.values", "token.refresh"),
     guidance=("faq.errors.401",),
+    ahead=_ask_jwks_ahead,
 )
 def check_access_token_claims(run: Diagnosis) -> str:
     token = run.token or _configured_token(run)

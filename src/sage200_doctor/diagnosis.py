@@ -111,3 +111,28 @@ class Diagnosis:
             authorization=authorization, with_key=with_key, with_company=with_company
         )
         return self.session.request("GET", self.api_url(path), params=params, headers=headers)
+
+    def get_ahead(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        authorization: str | None = None,
+        with_key: bool = True,
+        with_company: bool = True,
+    ) -> bool:
+        """Start now the GET that `get` with the same arguments will send later.
+
+        False when it cannot be built yet: no token, or no X-Site/X-Company to send. Until
+        sites.selection confirms a pair, the configured one is assumed."""
+        if authorization is None and self.token is None:
+            return False
+        headers = self.api_headers(
+            authorization=authorization, with_key=with_key, with_company=with_company
+        )
+        if with_company and "X-Site" not in headers:
+            site, company = self.settings.site_id, self.settings.company_id
+            if not (site and company):
+                return False
+            headers["X-Site"], headers["X-Company"] = site.strip(), company.strip()
+        return self.session.send_ahead(self.api_url(path), params=params, headers=headers)

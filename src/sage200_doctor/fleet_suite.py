@@ -35,9 +35,10 @@ from sage200_doctor.results import CheckResult, Outcome, RunResult
 from sage200_doctor.settings import LoadedSettings, UsageError, load_settings
 from sage200_doctor.suite import (
     SECRET_FIELDS,
-    DiagnosticFailure,
     DoctorRun,
+    describe_failure,
     doctor_teststatus,
+    report_to_pytest,
     use_as_collection,
 )
 
@@ -199,8 +200,8 @@ class FleetItem(pytest.Item):
     def runtest(self) -> None:
         doctor = self.hooks.doctor_for(self.environment)
         result = doctor.run(self.spec)
-        self.user_properties.append(("outcome", result.outcome.value))
-        self.user_properties.extend(("guidance", gid) for gid in result.guidance_ids)
+        # Before the outcome is raised: the controller rebuilds the environment's report
+        # from these, whatever the outcome.
         self.user_properties.append((ENVIRONMENT_PROPERTY, self.environment))
         self.user_properties.append(
             (RESULT_PROPERTY, doctor.redactor.safe_text(result_to_json(result)))
@@ -208,18 +209,11 @@ class FleetItem(pytest.Item):
         self.user_properties.append(
             ("sage200_summary", doctor.redactor.safe_text(json.dumps(doctor.environment())))
         )
-        if result.outcome in (Outcome.FAILED, Outcome.ERROR):
-            raise DiagnosticFailure(result)
-        if result.outcome is Outcome.BLOCKED:
-            pytest.skip(f"blocked by {result.blocked_by}")
-        if result.outcome is Outcome.SKIPPED:
-            pytest.skip(result.summary)
+        report_to_pytest(self, result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, DiagnosticFailure):
-            result = excinfo.value.result
-            return f"{self.environment}::{result.id}: {result.summary}"
-        return str(super().repr_failure(excinfo))
+        brief = describe_failure(excinfo, prefix=f"{self.environment}::", brief=True)
+        return brief or str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.environment}::{self.spec.id}"

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from sage200_doctor.diagnosis import Diagnosis
 
 CheckFunction = Callable[["Diagnosis"], "str | None"]
+AheadFunction = Callable[["Diagnosis"], bool]
+"""Starts the GETs a check will send, as soon as what they are built from is known (True), so
+that they are under way while earlier checks finish. False: not yet, ask again later."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class CheckSpec:
     guidance: tuple[str, ...]
     """Guidance attached to any finding of this check unless the finding names its own."""
     function: CheckFunction
+    ahead: AheadFunction | None = None
 
 
 class Finding(Exception):
@@ -86,15 +90,18 @@ def check(
     verifies: str,
     depends: tuple[str, ...] = (),
     guidance: tuple[str, ...] = (),
+    ahead: AheadFunction | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Declare a check. Ids and orders are unique; prerequisites must run earlier."""
+    """Declare a check. Ids and orders are unique; prerequisites must run earlier.
+
+    `ahead` is optional and only about speed: the check's answers must not depend on it."""
 
     def register(function: CheckFunction) -> CheckFunction:
         known = _REGISTRY.get(check_id)
         if known is not None and _where(known.function) != _where(function):
             raise ValueError(f"check {check_id!r} is declared twice")
         _REGISTRY[check_id] = CheckSpec(
-            check_id, order, title, verifies, depends, guidance, function
+            check_id, order, title, verifies, depends, guidance, function, ahead
         )
         return function
 

@@ -121,6 +121,8 @@ class RunResult:
     checks: list[CheckResult]
     baseline: dict[str, Any] | None = None
     """What a baseline did to this run (accepted, expired, stale entries); None without one."""
+    requests: dict[str, Any] | None = None
+    """Requests sent, the concurrency, and GETs sent ahead that no check used (report.json)."""
 
     @property
     def root_cause(self) -> CheckResult | None:

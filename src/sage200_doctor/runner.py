@@ -29,6 +29,40 @@ def blocker(spec: CheckSpec, done: dict[str, CheckResult]) -> str | None:
     return None
 
 
+def send_ahead(
+    specs: list[CheckSpec], diagnosis: Diagnosis, done: dict[str, CheckResult], started: set[str]
+) -> None:
+    """Start the requests of checks still to come that can be built now (see `CheckSpec.ahead`).
+
+    Only checks nothing has blocked yet: a prerequisite that already failed makes them moot.
+    `started` holds the ids whose requests are under way, so each check starts them once."""
+    by_id = {spec.id: spec for spec in specs}
+    for spec in specs:
+        if spec.ahead is None or spec.id in done or spec.id in started:
+            continue
+        if not _may_still_run(spec, by_id, done):
+            continue
+        try:
+            if spec.ahead(diagnosis):
+                started.add(spec.id)
+        except Exception:
+            # Sending ahead only saves time; the check itself still sends what it needs.
+            started.add(spec.id)
+
+
+def _may_still_run(
+    spec: CheckSpec, by_id: dict[str, CheckSpec], done: dict[str, CheckResult]
+) -> bool:
+    for prerequisite in spec.depends:
+        result = done.get(prerequisite)
+        if result is not None and not result.outcome.satisfies_dependents:
+            return False
+        known = by_id.get(prerequisite)
+        if result is None and known is not None and not _may_still_run(known, by_id, done):
+            return False
+    return True
+
+
 def run_check(spec: CheckSpec, diagnosis: Diagnosis, done: dict[str, CheckResult]) -> CheckResult:
     result = CheckResult(id=spec.id, order=spec.order, title=spec.title, outcome=Outcome.PASSED)
     blocked_by = blocker(spec, done)

@@ -50,6 +50,7 @@ _KEY_TABLE: Final[tuple[tuple[str, bool], ...]] = (
     ("SAGE200_COMPANY_ID", False),
     ("SAGE200_CUSTOMER_REFERENCE", False),
     ("SAGE200_TIMEOUT_S", False),
+    ("SAGE200_CONCURRENCY", False),
     ("SAGE200_CA_BUNDLE", False),
     ("SAGE200_REFRESH_TOKEN_ISSUED_AT", False),
     ("SAGE200_REFRESH_TOKEN_MAX_DAYS", False),
@@ -67,6 +68,8 @@ EDITION_BASE_URLS: Final[Mapping[str, str]] = MappingProxyType(
 )
 CLIENT_AUTH_METHODS: Final = ("basic", "body")
 DEFAULT_TIMEOUT_S: Final = 20.0
+DEFAULT_CONCURRENCY: Final = 8  # requests in flight at once; 1 sends them one at a time
+MAX_CONCURRENCY: Final = 32
 DEFAULT_REFRESH_TOKEN_MAX_DAYS: Final = 90  # the longest lifetime Sage ID credentials allow
 DEFAULT_EXPIRY_WARNING_DAYS: Final = 14
 DEFAULTS: Final[Mapping[str, str]] = MappingProxyType(
@@ -174,6 +177,7 @@ class Settings:
     timeout_s: float
     ca_bundle: str | None
     env_file: Path | None
+    concurrency: int = DEFAULT_CONCURRENCY
     refresh_token_issued_at: datetime | None = None
     """When the user signed in (consented); the refresh token's lifetime runs from then."""
     refresh_token_max_days: int = DEFAULT_REFRESH_TOKEN_MAX_DAYS
@@ -205,6 +209,7 @@ class Settings:
         )
         summary = {name: _or_not_set(getattr(self, name)) for name in plain}
         summary["timeout_s"] = f"{self.timeout_s:g}"
+        summary["concurrency"] = str(self.concurrency)
         for name in _SECRET_FIELDS:
             summary[name] = "set" if getattr(self, name) else "not set"
         return summary
@@ -500,6 +505,7 @@ def _build(
         timeout_s=_timeout(merged.get("SAGE200_TIMEOUT_S"), problems),
         ca_bundle=_ca_bundle(merged.get("SAGE200_CA_BUNDLE"), problems),
         env_file=env_file,
+        concurrency=_concurrency(merged.get("SAGE200_CONCURRENCY"), problems),
         refresh_token_issued_at=_moment(merged.get("SAGE200_REFRESH_TOKEN_ISSUED_AT"), problems),
         refresh_token_max_days=_days(
             "SAGE200_REFRESH_TOKEN_MAX_DAYS", DEFAULT_REFRESH_TOKEN_MAX_DAYS, merged, problems
@@ -657,6 +663,24 @@ def _days(
         )
     )
     return default
+
+
+def _concurrency(value: str | None, problems: list[ConfigProblem]) -> int:
+    if value is None:
+        return DEFAULT_CONCURRENCY
+    text = value.strip()
+    if re.fullmatch(r"[0-9]{1,2}", text) and 1 <= int(text) <= MAX_CONCURRENCY:
+        return int(text)
+    problems.append(
+        ConfigProblem(
+            key="SAGE200_CONCURRENCY",
+            message=f"SAGE200_CONCURRENCY must be a whole number from 1 (one request at a time)"
+            f" to {MAX_CONCURRENCY}; the default of {DEFAULT_CONCURRENCY} is used until it is fixed",
+            severity="error",
+            suggestion="For example SAGE200_CONCURRENCY=1 for a gateway that limits bursts",
+        )
+    )
+    return DEFAULT_CONCURRENCY
 
 
 def _or_not_set(value: object) -> str:

@@ -19,8 +19,9 @@ from sage200_doctor.http.session import Session, build_client
 from sage200_doctor.redact import Redactor, quiet_http_loggers
 from sage200_doctor.registry import CheckSpec, all_checks, with_prerequisites
 from sage200_doctor.results import CheckResult, Outcome, RunResult
-from sage200_doctor.runner import run_check
+from sage200_doctor.runner import run_check, send_ahead
 from sage200_doctor.settings import LoadedSettings, Settings, UsageError, load_settings
+from sage200_doctor.warmup import Warmup
 
 SECRET_FIELDS = (
     "client_secret",
@@ -72,10 +73,15 @@ class DoctorRun:
             timeout_s=settings.timeout_s, ca_bundle=_usable_ca(settings.ca_bundle)
         )
         self.diagnosis = Diagnosis(
-            loaded, Session(client, self.redactor), self.redactor, save_rotated=save_rotated
+            loaded,
+            Session(client, self.redactor, concurrency=settings.concurrency),
+            self.redactor,
+            save_rotated=save_rotated,
         )
         self.specs = specs
+        self._warmup = Warmup(spec.id for spec in specs)
         self.results: dict[str, CheckResult] = {}
+        self._sent_ahead: set[str] = set()
         self.json_path = json_path
         self.quiet = quiet
         self.started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -109,20 +115,30 @@ class DoctorRun:
         )
 
     def run(self, spec: CheckSpec) -> CheckResult:
+        # Before each check, whatever later checks can already send goes out, so that their
+        # answers arrive while this one runs.
+        send_ahead(self.specs, self.diagnosis, self.results, self._sent_ahead)
         result = run_check(spec, self.diagnosis, self.results)
         self.results[spec.id] = result
         return result
 
     def finish(self) -> RunResult:
         if self.result is None:
+            session = self.diagnosis.session
+            session.close()
+            self._warmup.stop()
             ordered = [self.results[s.id] for s in self.specs if s.id in self.results]
             self.result = RunResult(
                 started_at=self.started_at,
                 duration_s=round(time.perf_counter() - self._started, 3),
                 environment=self.environment(),
                 checks=ordered,
+                requests={
+                    "sent": session.request_count,
+                    "concurrency": self.diagnosis.settings.concurrency,
+                    "sent_ahead_unused": session.unused_ahead,
+                },
             )
-            self.diagnosis.session.close()
         return self.result
 
     def environment(self) -> dict[str, Any]:
@@ -149,6 +165,36 @@ class DiagnosticFailure(Exception):
         self.result = result
 
 
+def report_to_pytest(item: pytest.Item, result: CheckResult) -> None:
+    """How a check's result becomes a pytest outcome, for one check and for a fleet's alike.
+
+    The outcome and guidance travel as user properties (JUnit, the teststatus hook); failed and
+    error checks fail the item, blocked and skipped ones skip it."""
+    item.user_properties.append(("outcome", result.outcome.value))
+    item.user_properties.extend(("guidance", gid) for gid in result.guidance_ids)
+    if result.outcome in (Outcome.FAILED, Outcome.ERROR):
+        raise DiagnosticFailure(result)
+    if result.outcome is Outcome.BLOCKED:
+        pytest.skip(f"blocked by {result.blocked_by}")
+    if result.outcome is Outcome.SKIPPED:
+        pytest.skip(result.summary)
+
+
+def describe_failure(
+    excinfo: pytest.ExceptionInfo[BaseException], *, prefix: str = "", brief: bool = False
+) -> str | None:
+    """A failed check as pytest shows it (no traceback); None for any other exception."""
+    if not isinstance(excinfo.value, DiagnosticFailure):
+        return None
+    result = excinfo.value.result
+    lines = [f"{prefix}{result.id}: {result.summary}"]
+    if not brief and result.details:
+        lines.append(result.details)
+    if not brief and result.guidance_ids:
+        lines.append("guidance: " + ", ".join(result.guidance_ids))
+    return "\n".join(lines)
+
+
 class CheckItem(pytest.Item):
     """One check, as a pytest test item named by the check id."""
 
@@ -158,26 +204,10 @@ class CheckItem(pytest.Item):
         self.doctor = run
 
     def runtest(self) -> None:
-        result = self.doctor.run(self.spec)
-        self.user_properties.append(("outcome", result.outcome.value))
-        self.user_properties.extend(("guidance", gid) for gid in result.guidance_ids)
-        if result.outcome in (Outcome.FAILED, Outcome.ERROR):
-            raise DiagnosticFailure(result)
-        if result.outcome is Outcome.BLOCKED:
-            pytest.skip(f"blocked by {result.blocked_by}")
-        if result.outcome is Outcome.SKIPPED:
-            pytest.skip(result.summary)
+        report_to_pytest(self, self.doctor.run(self.spec))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, DiagnosticFailure):
-            result = excinfo.value.result
-            lines = [f"{result.id}: {result.summary}"]
-            if result.details:
-                lines.append(result.details)
-            if result.guidance_ids:
-                lines.append("guidance: " + ", ".join(result.guidance_ids))
-            return "\n".join(lines)
-        return str(super().repr_failure(excinfo))
+        return describe_failure(excinfo) or str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.spec.id}: {self.spec.title}"

@@ -11,7 +11,7 @@ from sage200_doctor.http.session import Session, build_client
 from sage200_doctor.redact import Redactor
 from sage200_doctor.registry import CheckSpec, fail, skip, warn
 from sage200_doctor.results import CheckResult, Outcome, RunResult, Verdict
-from sage200_doctor.runner import run_check
+from sage200_doctor.runner import run_check, send_ahead
 from sage200_doctor.settings import load_settings
 
 
@@ -86,3 +86,53 @@ def test_verdicts_and_exit_codes() -> None:
     assert failed.root_cause is not None
     assert failed.root_cause.id == "token.scope"
     assert _run(("a", Outcome.FAILED), ("b", Outcome.ERROR)).exit_code == 5
+
+
+def _ahead_spec(
+    check_id: str, depends: tuple[str, ...], asked: list[str], *, ready: bool = True
+) -> CheckSpec:
+    def ahead(run: Diagnosis) -> bool:
+        asked.append(check_id)
+        return ready
+
+    return CheckSpec(check_id, 1, check_id, "", depends, (), lambda run: "ok", ahead)
+
+
+def test_requests_go_ahead_only_for_checks_nothing_has_blocked(tmp_path: Any) -> None:
+    asked: list[str] = []
+    specs = [
+        _spec("a", lambda run: "ok"),
+        _ahead_spec("b", ("a",), asked),
+        _ahead_spec("c", ("b",), asked),
+        _ahead_spec("d", (), asked),
+    ]
+    done = {"a": CheckResult("a", 1, "a", Outcome.FAILED)}
+    started: set[str] = set()
+    send_ahead(specs, _diagnosis(tmp_path), done, started)
+    # b needs a, which failed; c needs b, which will be blocked: only d may still run.
+    assert asked == ["d"]
+    assert started == {"d"}
+
+
+def test_requests_go_ahead_once_and_are_asked_again_until_ready(tmp_path: Any) -> None:
+    asked: list[str] = []
+    specs = [_ahead_spec("x", (), asked), _ahead_spec("y", (), asked, ready=False)]
+    started: set[str] = set()
+    diagnosis = _diagnosis(tmp_path)
+    send_ahead(specs, diagnosis, {}, started)
+    send_ahead(specs, diagnosis, {}, started)
+    assert asked == ["x", "y", "y"]
+    done = {"y": CheckResult("y", 1, "y", Outcome.PASSED)}
+    send_ahead(specs, diagnosis, done, started)
+    assert asked == ["x", "y", "y"], "a check that already ran sends nothing ahead"
+
+
+def test_a_broken_ahead_never_breaks_the_run(tmp_path: Any) -> None:
+    def broken(run: Diagnosis) -> bool:
+        raise RuntimeError("bug")
+
+    spec = CheckSpec("z", 1, "z", "", (), (), lambda run: "ok", broken)
+    started: set[str] = set()
+    send_ahead([spec], _diagnosis(tmp_path), {}, started)
+    assert started == {"z"}
+    assert run_check(spec, _diagnosis(tmp_path), {}).outcome is Outcome.PASSED

@@ -84,6 +84,8 @@ def test_known_keys_are_the_contract_keys() -> None:
         "SAGE200_REFRESH_TOKEN_MAX_DAYS",
         "SAGE200_CLIENT_SECRET_EXPIRES",
         "SAGE200_EXPIRY_WARNING_DAYS",
+        # Requests in flight at once (speed), added too:
+        "SAGE200_CONCURRENCY",
     }
     assert len(KNOWN_KEYS) == len(set(KNOWN_KEYS))
 
@@ -333,6 +335,22 @@ def test_timeout_accepts_positive_numbers(value: str, seconds: float) -> None:
     loaded = load(environ={"SAGE200_TIMEOUT_S": value})
     assert loaded.problems == ()
     assert loaded.settings.timeout_s == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "33", "-1", "eight", "2.5"])
+def test_concurrency_must_be_a_whole_number_from_1_to_32(value: str) -> None:
+    loaded = load(environ={"SAGE200_CONCURRENCY": value})
+    (problem,) = [p for p in loaded.problems if p.key == "SAGE200_CONCURRENCY"]
+    assert problem.severity == "error"
+    assert loaded.settings.concurrency == 8
+
+
+@pytest.mark.parametrize(("value", "width"), [("1", 1), (" 16 ", 16), ("32", 32)])
+def test_concurrency_accepts_1_to_32(value: str, width: int) -> None:
+    loaded = load(environ={"SAGE200_CONCURRENCY": value})
+    assert loaded.problems == ()
+    assert loaded.settings.concurrency == width
+    assert loaded.settings.public_summary()["concurrency"] == str(width)
 
 
 def test_ca_bundle_that_exists_is_kept(tmp_path: Path) -> None:

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
-import jwt
-
 from sage200_doctor.http.session import Answer, Session
 
 CLOCK_SKEW_S = 60
@@ -87,6 +85,8 @@ def peek_claims(token: str) -> dict[str, Any]:
     """The claims without verifying the signature: enough to explain what is wrong."""
     if token.count(".") != 2:
         raise NotAJwt("the token does not have the three dot-separated parts of a JWT")
+    import jwt  # here: pyjwt and cryptography take ~90 ms to import (warmup.py preloads them)
+
     try:
         header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
@@ -100,6 +100,8 @@ def peek_claims(token: str) -> dict[str, Any]:
 
 def verify_signature(token: str, jwks: dict[str, Any]) -> str | None:
     """Check the signature against the identity server's keys. None when it verifies."""
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         keys = jwt.PyJWKSet.from_dict(jwks)

@@ -9,7 +9,9 @@ example database, so the same sample gives the same probes and the same shrunk q
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from random import Random
@@ -146,6 +148,49 @@ def queries(
     return query()
 
 
+def _settings(max_examples: int, phases: tuple[Phase, ...]) -> settings:
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        phases=phases,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+
+
+def _in_own_thread(job: Callable[[], Query | None]) -> Query | None:
+    # Hypothesis state of whoever drives the check (a property test of the checks themselves)
+    # must not see the search as a nested test.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(job).result()
+
+
+def draw_soon(strategy: st.SearchStrategy[Query], *, seed: int, count: int) -> Future[list[Query]]:
+    """The first `count` examples `search` tries with this seed when none of them is wrong.
+
+    Drawn on a thread of its own (see `_in_own_thread`), so the caller can wait for answers
+    meanwhile; drawn ahead, the examples can all be sent at once, and `search` then finds their
+    answers waiting."""
+    drawn: list[Query] = []
+
+    def keep(query: Query) -> bool:
+        drawn.append(query)
+        return False
+
+    def run() -> list[Query]:
+        only_generate = _settings(count, (Phase.generate,))
+        with contextlib.suppress(NoSuchExample, Unsatisfiable):
+            find(strategy, keep, settings=only_generate, random=Random(seed))  # noqa: S311 - reproducible, not a secret
+        return drawn
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(run)
+    pool.shutdown(wait=False)  # the thread ends with the job
+    return future
+
+
 def search(
     strategy: st.SearchStrategy[Query],
     wrong: Callable[[Query], bool],
@@ -155,24 +200,13 @@ def search(
 ) -> Query | None:
     """The smallest query `wrong` holds for, or None when none was found.
 
-    The search runs in a thread of its own: hypothesis state of whoever drives the check (a
-    property test of the checks themselves) must not see it as a nested test. Still one probe
-    at a time: the caller waits."""
+    Runs in a thread of its own (see `_in_own_thread`); one probe at a time: the caller waits."""
 
     def run() -> Query | None:
-        chosen = settings(
-            max_examples=max_examples,
-            deadline=None,
-            database=None,
-            derandomize=False,
-            phases=(Phase.generate, Phase.shrink),
-            verbosity=Verbosity.quiet,
-            print_blob=False,
-        )
+        chosen = _settings(max_examples, (Phase.generate, Phase.shrink))
         try:
             return find(strategy, wrong, settings=chosen, random=Random(seed))  # noqa: S311 - a reproducible search, not a secret
         except (NoSuchExample, Unsatisfiable):
             return None
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+    return _in_own_thread(run)

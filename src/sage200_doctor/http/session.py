@@ -3,6 +3,11 @@
 It never raises for network trouble (a missing answer is data: `Answer.problem`), reads bodies
 streamed and capped, waits out 429 answers within a bounded budget, and records every exchange,
 redacted, as evidence for the check that made it.
+
+Requests that do not need each other's answers can go out at once: `send_ahead` starts a GET on
+a small thread pool, and the `request` that later asks for exactly the same GET (same URL, same
+headers) takes its answer instead of sending it again. Checks still ask, judge and record in
+order; only the waiting overlaps. Nothing but GET is ever sent ahead.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -153,6 +159,9 @@ def build_client(
     )
 
 
+RequestKey = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
 class Session:
     """Sends requests and keeps their redacted evidence until the runner collects it."""
 
@@ -162,6 +171,7 @@ class Session:
         redactor: Redactor,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        concurrency: int = 1,
     ) -> None:
         self._client = client
         self._redactor = redactor
@@ -169,13 +179,51 @@ class Session:
         self._exchanges: list[Exchange] = []
         self.request_count = 0
         self.rate_limit_waited_s = 0.0
+        self._pool = (
+            ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sage200-ahead")
+            if concurrency > 1
+            else None
+        )
+        self._ahead: dict[RequestKey, list[Future[Answer]]] = {}
+        self.unused_ahead: list[str] = []
+        """Requests sent ahead that no check asked for (a failed check made them moot)."""
 
     def close(self) -> None:
+        if self._pool is not None:
+            # Not waiting: an unused request to a hanging server must not hold the verdict up
+            # for a whole timeout. Closing the client below ends what is still under way.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for key, futures in self._ahead.items():
+                for future in futures:
+                    if future.cancelled():
+                        self.request_count -= 1  # still queued: it never went out
+                    else:
+                        self.unused_ahead.append(self._redactor.safe_text(f"GET {key[1]}"))
+            self._ahead.clear()
         self._client.close()
 
     def take_exchanges(self) -> list[Exchange]:
         taken, self._exchanges = self._exchanges, []
         return taken
+
+    def send_ahead(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Start a GET now that a later `request` will ask for; False when sending one at a time.
+
+        The answer is recorded as evidence only when it is asked for, by the check that asks."""
+        if self._pool is None:
+            return False
+        full_url = _with_query(url, params)
+        sent = dict(headers or {})
+        self.request_count += 1
+        future = self._pool.submit(self._transmit, "GET", full_url, sent, None)
+        self._ahead.setdefault(_key("GET", full_url, sent), []).append(future)
+        return True
 
     def request(
         self,
@@ -187,13 +235,11 @@ class Session:
         form: Mapping[str, str] | None = None,
         retry_rate_limit: bool = True,
     ) -> Answer:
-        # Spaces as %20, not "+": Sage's query-parameter guide asks for percent-encoding.
-        query = urlencode(params, safe="$,()", quote_via=quote) if params else ""
-        full_url = f"{url}?{query}" if query else url
+        full_url = _with_query(url, params)
         waited = 0.0
         retries = 0
         while True:
-            answer = self._send_once(method, full_url, headers or {}, form)
+            answer = self._send_once(method, full_url, headers or {}, form, first=retries == 0)
             answer.retries, answer.waited_s = retries, waited
             delay = _retry_delay(answer) if retry_rate_limit else None
             if delay is None or retries >= MAX_RETRIES or not self._may_wait(waited, delay):
@@ -211,9 +257,31 @@ class Session:
         )
 
     def _send_once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None,
+        *,
+        first: bool,
+    ) -> Answer:
+        waiting = self._ahead.get(_key(method, url, headers)) if first and form is None else None
+        if waiting:
+            answer = waiting.pop(0).result()
+        else:
+            self.request_count += 1
+            answer = self._transmit(method, url, headers, form)
+        self._record(method, url, headers, form, answer)
+        if answer.problem is not None:
+            # The evidence keeps the status line of an answer that broke off mid-body, but to
+            # the checks a broken answer is no answer: a 200 without its body is not a 200.
+            answer.status = None
+        return answer
+
+    def _transmit(
         self, method: str, url: str, headers: Mapping[str, str], form: Mapping[str, str] | None
     ) -> Answer:
-        self.request_count += 1
+        """One exchange on the wire. Touches no session state: it also runs on the pool."""
         started = time.perf_counter()
         answer = Answer(url=url)
         try:
@@ -229,11 +297,6 @@ class Session:
                 "other", f"The request could not be sent: {type(error).__name__}."
             )
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
-        self._record(method, url, headers, form, answer)
-        if answer.problem is not None:
-            # The evidence keeps the status line of an answer that broke off mid-body, but to
-            # the checks a broken answer is no answer: a 200 without its body is not a 200.
-            answer.status = None
         return answer
 
     def _record(
@@ -265,12 +328,39 @@ class Session:
     def _excerpt(self, answer: Answer) -> str:
         if answer.is_json:
             try:
-                text = json.dumps(self._redactor.data(answer.json), ensure_ascii=False)
+                text = self._json_head(answer.json)
             except Exception:
                 return "[dropped: could not be redacted safely]"
         else:
             text = self._redactor.safe_text(answer.text)
         return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + " …(cut)"
+
+    def _json_head(self, body: Any) -> str:
+        """The redacted JSON text, as far as the excerpt shows it.
+
+        A list is redacted item by item only until the excerpt is full: a page of 50 customers
+        would otherwise cost thousands of masking passes for text that is then cut away. The
+        items kept serialise to exactly the start of the whole list's text."""
+        if not isinstance(body, list):
+            return json.dumps(self._redactor.data(body), ensure_ascii=False)
+        parts: list[str] = []
+        length = 1  # "["
+        for item in body:
+            parts.append(json.dumps(self._redactor.data(item), ensure_ascii=False))
+            length += len(parts[-1]) + (2 if len(parts) > 1 else 0)  # ", " between items
+            if length > EXCERPT_CHARS:
+                break
+        return "[" + ", ".join(parts) + "]"
+
+
+def _with_query(url: str, params: Mapping[str, str] | None) -> str:
+    # Spaces as %20, not "+": Sage's query-parameter guide asks for percent-encoding.
+    query = urlencode(params, safe="$,()", quote_via=quote) if params else ""
+    return f"{url}?{query}" if query else url
+
+
+def _key(method: str, url: str, headers: Mapping[str, str]) -> RequestKey:
+    return method, url, tuple(sorted(headers.items()))
 
 
 def _read_capped(response: httpx.Response) -> tuple[str, bool]:

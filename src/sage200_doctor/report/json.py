@@ -64,6 +64,8 @@ def build_report(result: RunResult, redactor: Redactor) -> dict[str, Any]:
     }
     if result.baseline is not None:
         report["baseline"] = result.baseline
+    if result.requests is not None:
+        report["requests"] = result.requests
     # A last sweep by value over everything: evidence was redacted when recorded, but a token
     # learned later in the run may have appeared in an earlier answer.
     redacted: dict[str, Any] = redactor.data(report)
