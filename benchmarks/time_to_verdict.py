@@ -14,7 +14,7 @@ floor; the "gated" chain also keeps today's rule that a check starts only after 
 prerequisites passed, with independent checks and independent requests running concurrently.
 
 The doctor itself sends requests that need no earlier answer at once (`SAGE200_CONCURRENCY`,
-default 8); `--concurrency 1,16` adds subjects with those widths (1: one request at a time).
+default 16); `--concurrency 1,32` adds subjects with those widths (1: one request at a time).
 
     python benchmarks/time_to_verdict.py [--repeat 7] [--latency-ms 100] [--scenario NAME ...]
                                          [--concurrency 1,16]
@@ -71,6 +71,8 @@ class Request:
     generated_from: int = 1 << 30
     """Index of the first generated conformance query (from the check's facts)."""
     generated_count: int = 0
+    capability_end: int = -1
+    """Index of the conformance check's last paging probe: the end of its capability phase."""
 
     def label(self) -> str:
         where = self.path.rsplit("/accounts/v1/", 1)[-1] if "/accounts/v1/" in self.path else ""
@@ -87,6 +89,11 @@ def requests_of(report: dict[str, Any]) -> list[Request]:
         # wrong query sent once more at the very end when one was found.
         again = 1 if check["id"] == CONFORMANCE and check["outcome"] == "failed" and count else 0
         first_generated = len(requests) + len(check["evidence"]) - count - again
+        paging = [
+            len(requests) + number
+            for number, exchange in enumerate(check["evidence"])
+            if _is_paging_query(unquote_plus(urlsplit(exchange["request"]["url"]).query))
+        ]
         for exchange in check["evidence"]:
             url = urlsplit(exchange["request"]["url"])
             requests.append(
@@ -100,6 +107,7 @@ def requests_of(report: dict[str, Any]) -> list[Request]:
                     status=exchange["response"]["status"],
                     generated_from=first_generated if count else 1 << 30,
                     generated_count=count + again,
+                    capability_end=paging[-1] if paging else -1,
                 )
             )
     return requests
@@ -139,27 +147,20 @@ def _conformance_dependencies(request: Request, same_check: list[Request]) -> li
     """checks/conformance.py: the sample first; the bounds and capability probes are built from
     the sample; the documented examples and the generated queries from what the capability
     probes found (string rules, operators, functions, paging); a shrunk query from the one
-    before it. Phases are told apart by the report: the paging probes end the capability
+    before it. Phases are told apart by the report: the last paging probe ends the capability
     phase, and the facts say how many queries were generated."""
     sample = same_check[:1]
-    paging = [r for r in same_check if _is_paging_probe(r)]
-    if not paging or request.index <= paging[-1].index:
+    if request.capability_end < 0 or request.index <= request.capability_end:
         return [] if _needs_only_token(request) else sample
-    capability = [
-        r for r in same_check if 0 < r.index - sample[0].index <= paging[-1].index - sample[0].index
-    ]
+    capability = [r for r in same_check[1:] if r.index <= request.capability_end]
     if request.index >= request.generated_from:
         shrinking = request.index > request.generated_from + request.generated_count - 1
         return same_check[-1:] if shrinking else capability
     return capability
 
 
-def _is_paging_probe(request: Request) -> bool:
-    return (
-        "$orderby=id asc" in request.query
-        and "$skip=" in request.query
-        and "$filter=" not in request.query
-    )
+def _is_paging_query(query: str) -> bool:
+    return "$orderby=id asc" in query and "$skip=" in query and "$filter=" not in query
 
 
 def _needs_only_token(request: Request) -> bool:

@@ -125,6 +125,16 @@ class Probes:
             self.sent += 1
             self._under_way.add(key)
 
+    @property
+    def under_way(self) -> set[tuple[tuple[str, str], ...]]:
+        return set(self._under_way)
+
+    def adopt(self, under_way: set[tuple[tuple[str, str], ...]]) -> None:
+        """Requests sent ahead for this check before it ran: counted, and taken when asked."""
+        fresh = under_way - self._under_way
+        self._under_way |= fresh
+        self.sent += len(fresh)
+
     def unsent(self, queries: Sequence[Query]) -> int:
         """How many distinct requests asking `queries` would still send."""
         keys = {
@@ -223,15 +233,16 @@ class Probes:
     "records; capability facts (string functions, `$top` limit) reported",
     depends=("customers.list",),
     guidance=("faq.query.odata",),
-    ahead=lambda run: run.get_ahead("customers", params=SAMPLE_PARAMS),
+    ahead=lambda run: _ask_ahead(run),
 )
 def check_query_options_conform(run: Diagnosis) -> str:
     probes = _probes_over_sample(run)
-    # The probes are sent in three waves of requests that do not need each other's answers:
-    # the bounds and capability probes; the documented examples (they need the string rules
-    # the capability probes find); the generated queries (they need what the server accepts).
-    probes.ask_ahead([Query()])
-    conformance_facts.send_ahead(probes)
+    # The probes go out in waves of requests that do not need each other's answers: the
+    # bounds, the capability probes and the documented examples (as for documented string
+    # rules), usually sent ahead as soon as the sample came in; then the generated queries
+    # (they need what the server accepts).
+    probes.adopt(run.prepared.pop(CHECK_ID, set()))
+    _send_first_wave(probes)
     probes.ask(Query(), "the sample's own id range")
     if not probes.mismatches:  # else the bounds themselves are not to be trusted
         caps = conformance_facts.learn(probes, run.facts)
@@ -251,6 +262,52 @@ def check_query_options_conform(run: Diagnosis) -> str:
         f"{probes.sent} requests over {len(probes.rows)} sampled customers (ids {first}-{last}): "
         "every answer was right."
     )
+
+
+CHECK_ID = "customers.query_conformance"
+DRAWING = CHECK_ID + ":drawing"
+
+
+def _ask_ahead(run: Diagnosis) -> bool:
+    """The sample as soon as the token is known; the first wave as soon as the sample is in."""
+    if not run.was_sent_ahead("customers", params=SAMPLE_PARAMS):
+        run.get_ahead("customers", params=SAMPLE_PARAMS)
+        return False  # asked again before the next wait: the first wave needs the answer
+    answer = run.peek("customers", params=SAMPLE_PARAMS)
+    if answer is None:
+        return False
+    rows = usable_sample(answer)
+    if rows is not None:
+        probes = _probes(run, rows)
+        _send_first_wave(probes)
+        run.prepared[CHECK_ID] = probes.under_way
+        _draw_expected(probes)
+    return True
+
+
+def _send_first_wave(probes: Probes) -> None:
+    probes.ask_ahead([Query()])
+    conformance_facts.send_ahead(probes)
+    # With the string rules Sage documents; where the server's differ, the examples that
+    # depend on them are sent again when their turn comes.
+    examples = documented_examples(probes.rows, probes.key.kinds, StringRules())
+    probes.ask_ahead(examples, select=True)  # $select is documented, and probed in this wave
+
+
+def usable_sample(answer: Answer) -> list[Row] | None:
+    """The sampled rows when the check can use them as they are: else None (it says why)."""
+    body = answer.json if answer.ok else None
+    rows = [row for row in body if isinstance(row, dict)] if isinstance(body, list) else []
+    ids = [row.get("id") for row in rows]
+    whole = all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    if not rows or not whole or ids != sorted(set(ids)):  # type: ignore[type-var]
+        return None
+    return rows
+
+
+def _probes(run: Diagnosis, rows: list[Row]) -> Probes:
+    key = AnswerKey(rows, probe_fields(rows), StringRules())
+    return Probes(run, rows, key, id_range(rows[0]["id"], rows[-1]["id"]), sent=1)
 
 
 def _probes_over_sample(run: Diagnosis) -> Probes:
@@ -278,11 +335,9 @@ def _probes_over_sample(run: Diagnosis) -> Probes:
         )
     if ids != sorted(set(ids)):
         fail(f"{what} returned ids out of order or repeated: {ids[:12]}", detail=_sent(params))
-    kinds = probe_fields(rows)
-    key = AnswerKey(rows, kinds, StringRules())
-    probes = Probes(run, rows, key, id_range(rows[0]["id"], rows[-1]["id"]), sent=1)
+    probes = _probes(run, rows)
     run.facts["sample"] = (
-        f"{len(rows)} customers, ids {ids[0]}-{ids[-1]}, {len(kinds)} fields probed"
+        f"{len(rows)} customers, ids {ids[0]}-{ids[-1]}, {len(probes.key.kinds)} fields probed"
     )
     return probes
 
@@ -296,15 +351,53 @@ class Generated:
     drawing: Future[list[Query]]
 
 
-def _generate(probes: Probes, caps: Capabilities, *, waiting: Sequence[Query]) -> Generated:
-    # Imported here: hypothesis takes a quarter of a second to import, and only this needs it.
-    from sage200_doctor.http.odata_search import draw_soon, queries
+EXPECTED_CAPS = Capabilities(
+    operators=frozenset(("eq", "ne", "gt", "ge", "lt", "le")),
+    negation=True,
+    functions=frozenset(("contains", "startswith", "endswith")),
+    skip=True,
+)
+EXPECTED_RULES = StringRules(case_sensitive=False, functions_case_sensitive=False)
+"""What a Sage 200 site usually turns out to accept (SQL Server compares case-insensitively):
+the generated queries are drawn for it while the capability probes are still out."""
 
-    strategy = queries(probes.rows, probes.key.kinds, caps, probes.key.rules)
+
+@dataclass(frozen=True)
+class Drawing:
+    caps: Capabilities
+    rules: StringRules
+    room: int
+    generated: Generated
+
+
+def _generate(probes: Probes, caps: Capabilities, *, waiting: Sequence[Query]) -> Generated:
+    """The generated queries for what the server accepts: drawn early when it was guessed."""
     # One example per request left (after `waiting`, and one kept back to send the smallest
     # wrong query again): once the budget is spent more examples cost time, no probes.
     room = max(1, REQUEST_BUDGET - probes.sent - probes.unsent(waiting) - 1)
+    early = probes.run.prepared.pop(DRAWING, None)
+    if isinstance(early, Drawing) and (early.caps, early.rules, early.room) == (
+        caps,
+        probes.key.rules,
+        room,
+    ):
+        return early.generated
+    return _draw(probes, caps, probes.key.rules, room)
+
+
+def _draw(probes: Probes, caps: Capabilities, rules: StringRules, room: int) -> Generated:
+    # Imported here: hypothesis takes a quarter of a second to import, and only this needs it.
+    from sage200_doctor.http.odata_search import draw_soon, queries
+
+    strategy = queries(probes.rows, probes.key.kinds, caps, rules)
     return Generated(strategy, room, draw_soon(strategy, seed=SEED, count=room))
+
+
+def _draw_expected(probes: Probes) -> None:
+    """Start drawing for the expected capabilities (`_generate` uses it only if they are)."""
+    room = max(1, REQUEST_BUDGET - probes.sent - 1)
+    generated = _draw(probes, EXPECTED_CAPS, EXPECTED_RULES, room)
+    probes.run.prepared[DRAWING] = Drawing(EXPECTED_CAPS, EXPECTED_RULES, room, generated)
 
 
 def _search_for_wrong_answers(

@@ -66,6 +66,8 @@ class Diagnosis:
         """(shape name, url, parsed body) of answers api.schema validates."""
         self.facts: dict[str, Any] = {}
         """Capability facts of the check now running; the runner moves them to its result."""
+        self.prepared: dict[str, Any] = {}
+        """What a check's `ahead` function prepared for the check itself, by check id."""
 
     def learn_secret(self, label: str, value: str | Secret | None) -> None:
         """A secret learned during the run (a minted token) is masked from then on."""
@@ -136,3 +138,28 @@ class Diagnosis:
                 return False
             headers["X-Site"], headers["X-Company"] = site.strip(), company.strip()
         return self.session.send_ahead(self.api_url(path), params=params, headers=headers)
+
+    def peek(self, path: str, *, params: Mapping[str, str] | None = None) -> Answer | None:
+        """The answer to `get_ahead(path, params=params)` if it is in, without taking it."""
+        headers = self._ahead_headers()
+        if headers is None:
+            return None
+        return self.session.peek(self.api_url(path), params=params, headers=headers)
+
+    def was_sent_ahead(self, path: str, *, params: Mapping[str, str] | None = None) -> bool:
+        headers = self._ahead_headers()
+        return headers is not None and self.session.was_sent_ahead(
+            self.api_url(path), params=params, headers=headers
+        )
+
+    def _ahead_headers(self) -> dict[str, str] | None:
+        """The headers `get_ahead` sends for a data call (token, key, X-Site/X-Company)."""
+        if self.token is None:
+            return None
+        headers = self.api_headers()
+        if "X-Site" not in headers:
+            site, company = self.settings.site_id, self.settings.company_id
+            if not (site and company):
+                return None
+            headers["X-Site"], headers["X-Company"] = site.strip(), company.strip()
+        return headers

@@ -30,15 +30,21 @@ def blocker(spec: CheckSpec, done: dict[str, CheckResult]) -> str | None:
 
 
 def send_ahead(
-    specs: list[CheckSpec], diagnosis: Diagnosis, done: dict[str, CheckResult], started: set[str]
+    specs: list[CheckSpec],
+    diagnosis: Diagnosis,
+    done: dict[str, CheckResult],
+    started: set[str],
+    *,
+    running: str | None = None,
 ) -> None:
     """Start the requests of checks still to come that can be built now (see `CheckSpec.ahead`).
 
     Only checks nothing has blocked yet: a prerequisite that already failed makes them moot.
-    `started` holds the ids whose requests are under way, so each check starts them once."""
+    `started` holds the ids whose requests are under way, so each check starts them once; the
+    check `running` sends its own requests."""
     by_id = {spec.id: spec for spec in specs}
     for spec in specs:
-        if spec.ahead is None or spec.id in done or spec.id in started:
+        if spec.ahead is None or spec.id in done or spec.id in started or spec.id == running:
             continue
         if not _may_still_run(spec, by_id, done):
             continue

@@ -68,7 +68,7 @@ EDITION_BASE_URLS: Final[Mapping[str, str]] = MappingProxyType(
 )
 CLIENT_AUTH_METHODS: Final = ("basic", "body")
 DEFAULT_TIMEOUT_S: Final = 20.0
-DEFAULT_CONCURRENCY: Final = 8  # requests in flight at once; 1 sends them one at a time
+DEFAULT_CONCURRENCY: Final = 16  # requests in flight at once; 1 sends them one at a time
 MAX_CONCURRENCY: Final = 32
 DEFAULT_REFRESH_TOKEN_MAX_DAYS: Final = 90  # the longest lifetime Sage ID credentials allow
 DEFAULT_EXPIRY_WARNING_DAYS: Final = 14

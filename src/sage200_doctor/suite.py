@@ -82,6 +82,10 @@ class DoctorRun:
         self._warmup = Warmup(spec.id for spec in specs)
         self.results: dict[str, CheckResult] = {}
         self._sent_ahead: set[str] = set()
+        self._running: str | None = None
+        # While a check waits for an answer, later checks may send what the answers that
+        # arrived meanwhile let them build.
+        self.diagnosis.session.before_waiting = self._send_ahead
         self.json_path = json_path
         self.quiet = quiet
         self.started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -117,10 +121,17 @@ class DoctorRun:
     def run(self, spec: CheckSpec) -> CheckResult:
         # Before each check, whatever later checks can already send goes out, so that their
         # answers arrive while this one runs.
-        send_ahead(self.specs, self.diagnosis, self.results, self._sent_ahead)
+        self._send_ahead()
+        self._running = spec.id
         result = run_check(spec, self.diagnosis, self.results)
+        self._running = None
         self.results[spec.id] = result
         return result
+
+    def _send_ahead(self) -> None:
+        send_ahead(
+            self.specs, self.diagnosis, self.results, self._sent_ahead, running=self._running
+        )
 
     def finish(self) -> RunResult:
         if self.result is None:

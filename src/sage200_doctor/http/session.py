@@ -187,6 +187,10 @@ class Session:
         self._ahead: dict[RequestKey, list[Future[Answer]]] = {}
         self.unused_ahead: list[str] = []
         """Requests sent ahead that no check asked for (a failed check made them moot)."""
+        self.before_waiting: Callable[[], None] | None = None
+        """Called whenever the session is about to wait for an answer: a chance to send more
+        ahead (answers that arrived meanwhile may be what the next requests are built from)."""
+        self._in_hook = False
 
     def close(self) -> None:
         if self._pool is not None:
@@ -224,6 +228,37 @@ class Session:
         future = self._pool.submit(self._transmit, "GET", full_url, sent, None)
         self._ahead.setdefault(_key("GET", full_url, sent), []).append(future)
         return True
+
+    def peek(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer | None:
+        """The answer to a GET sent ahead, if it is in, without taking it: None otherwise."""
+        waiting = self._ahead.get(_key("GET", _with_query(url, params), headers or {}))
+        if not waiting or not waiting[0].done() or waiting[0].exception() is not None:
+            return None
+        return waiting[0].result()
+
+    def was_sent_ahead(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> bool:
+        return bool(self._ahead.get(_key("GET", _with_query(url, params), headers or {})))
+
+    def _about_to_wait(self) -> None:
+        if self.before_waiting is None or self._in_hook:
+            return
+        self._in_hook = True
+        try:
+            self.before_waiting()
+        finally:
+            self._in_hook = False
 
     def request(
         self,
@@ -267,8 +302,12 @@ class Session:
     ) -> Answer:
         waiting = self._ahead.get(_key(method, url, headers)) if first and form is None else None
         if waiting:
-            answer = waiting.pop(0).result()
+            future = waiting.pop(0)
+            if not future.done():
+                self._about_to_wait()
+            answer = future.result()
         else:
+            self._about_to_wait()
             self.request_count += 1
             answer = self._transmit(method, url, headers, form)
         self._record(method, url, headers, form, answer)
