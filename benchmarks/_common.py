@@ -48,9 +48,14 @@ def child_environment() -> dict[str, str]:
     """This process's environment minus anything that would bend a measured run.
 
     Real SAGE200_* variables override the env file (CONTRACT §2), and a proxy variable would
-    send loopback traffic through the proxy, so both are kept away from the children.
+    send loopback traffic through the proxy, so both are kept away from the children; so is
+    PYTHONDONTWRITEBYTECODE (see below).
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("SAGE200_")}
+    # An installed package runs from compiled bytecode (pip writes .pyc files, Python caches
+    # them on first import). A sandbox that sets PYTHONDONTWRITEBYTECODE makes every run compile
+    # the whole package from source again, a cost no user pays (~0.3 s here).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for key in ("NO_PROXY", "no_proxy"):
         env[key] = ",".join(filter(None, [env.get(key, ""), "127.0.0.1", "localhost"]))
     return env

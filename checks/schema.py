@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sage200_doctor.diagnosis import Diagnosis
 from sage200_doctor.http.shapes import SHAPES
 from sage200_doctor.registry import check, skip, warn
@@ -23,10 +26,19 @@ def check_responses_match_documented_shapes(run: Diagnosis) -> str:
     from jsonschema import Draft202012Validator
 
     problems: list[str] = []
+    validators = {shape: Draft202012Validator(SHAPES[shape]) for shape in SHAPES}
+    validated: set[str] = set()
     for shape, url, body in run.seen_bodies:
-        validator = Draft202012Validator(SHAPES[shape])
-        for error in sorted(validator.iter_errors(body), key=lambda e: list(e.path))[:5]:
-            where = "/".join(str(part) for part in error.path) or "(root)"
+        # The same customer comes back in many answers (list, filter, probes): each distinct
+        # record is validated once, and reported where it was first seen.
+        rows, positions = _not_yet_validated(shape, body, validated)
+        if rows is None:
+            continue
+        for error in sorted(validators[shape].iter_errors(rows), key=lambda e: list(e.path))[:5]:
+            path = list(error.path)
+            if path and positions:
+                path[0] = positions[int(path[0])]
+            where = "/".join(str(part) for part in path) or "(root)"
             problems.append(f"{shape} at {where}: {error.message[:200]}  [{url}]")
     if problems:
         warn(
@@ -35,3 +47,21 @@ def check_responses_match_documented_shapes(run: Diagnosis) -> str:
             detail="\n".join(problems[:20]),
         )
     return f"{len(run.seen_bodies)} answer(s) match the documented shapes."
+
+
+def _not_yet_validated(shape: str, body: Any, validated: set[str]) -> tuple[Any, list[int]]:
+    """The body to validate (for a list: only records not validated before) and, for a list,
+    each kept record's index in the original body. None when nothing is new."""
+    if not isinstance(body, list):
+        return body, []
+    rows: list[Any] = []
+    positions: list[int] = []
+    for index, row in enumerate(body):
+        key = shape + json.dumps(row, sort_keys=True, default=str)
+        if key not in validated:
+            validated.add(key)
+            rows.append(row)
+            positions.append(index)
+    if body and not rows:
+        return None, []
+    return rows, positions

@@ -12,6 +12,7 @@ It fails closed: if masking itself breaks, the payload is dropped rather than sh
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import logging
@@ -23,12 +24,16 @@ from urllib.parse import quote, quote_plus
 MASK = "[redacted]"
 DROPPED = "[dropped: could not be redacted safely]"
 MIN_SECRET_LENGTH = 6
+MEMO_MAX_CHARS = 256
+"""Masked short strings are remembered (field names, codes, names repeat in every record)."""
+MEMO_MAX_ENTRIES = 50_000
 """Shorter values would mask innocent text everywhere; real keys and tokens are far longer."""
 
 QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3")
 """Loggers that write full URLs and headers at INFO/DEBUG; kept at WARNING for the whole run."""
 
 
+@functools.lru_cache(maxsize=4096)  # the same few field and header names, thousands of times
 def _normal(name: str) -> str:
     """`access_token`, `accessToken` and `Access-Token` are one name; `subscription key`
     (a label with a space, as in capability facts) is prose, not a field name."""
@@ -161,6 +166,7 @@ def _reveal(value: object) -> object:
     return reveal() if callable(reveal) else value
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether a header, field or parameter of this name holds a credential."""
     normal = _normal(name)
@@ -173,6 +179,8 @@ class Redactor:
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
         self._pattern: re.Pattern[str] | None = None
+        self._memo: dict[str, str] = {}
+        """Short texts already masked; forgotten whenever a secret is added."""
 
     def add(self, label: str, value: object) -> None:
         """Register a secret (a str or a `Secret`); its encodings are masked too."""
@@ -187,6 +195,7 @@ class Redactor:
                 for form in _encodings(candidate):
                     self._values[form] = label
         self._pattern = None
+        self._memo.clear()
 
     def add_basic_credentials(self, client_id: str, secret: object) -> None:
         """The Basic header carries base64(`id:secret`): mask that exact encoding too."""
@@ -198,6 +207,7 @@ class Redactor:
                 for form in _encodings(pair):
                     self._values[form] = "client_credentials"
             self._pattern = None
+            self._memo.clear()
 
     @property
     def secret_count(self) -> int:
@@ -205,12 +215,18 @@ class Redactor:
         return len(self._values)
 
     def text(self, value: str) -> str:
+        short = len(value) <= MEMO_MAX_CHARS
+        if short and value in self._memo:
+            return self._memo[value]
+        masked = value
         pattern = self._compiled()
         if pattern is not None:
-            value = pattern.sub(self._label, value)
+            masked = pattern.sub(self._label, masked)
         for shape, replacement in _SHAPES:
-            value = shape.sub(replacement, value)
-        return value
+            masked = shape.sub(replacement, masked)
+        if short and len(self._memo) < MEMO_MAX_ENTRIES:
+            self._memo[value] = masked
+        return masked
 
     def headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
         items = headers.items() if isinstance(headers, Mapping) else headers

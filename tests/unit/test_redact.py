@@ -265,3 +265,12 @@ def test_quiet_http_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
     quiet_http_loggers()
     assert logging.getLogger("httpx").level == logging.WARNING
     assert logging.getLogger("httpcore").level == logging.ERROR  # already quieter: kept
+
+
+def test_a_text_masked_before_a_secret_was_learned_is_masked_again_after() -> None:
+    # Short texts are remembered once masked; learning a secret must forget them.
+    r = Redactor()
+    later = "access-token-learned-mid-run-0123456789"
+    assert r.text(later) == later
+    r.add("access_token", later)
+    assert later not in r.text(later)
