@@ -125,19 +125,13 @@ class Diagnosis:
     ) -> bool:
         """Start now the GET that `get` with the same arguments will send later.
 
-        False when it cannot be built yet: no token, or no X-Site/X-Company to send. Until
-        sites.selection confirms a pair, the configured one is assumed."""
-        if authorization is None and self.token is None:
-            return False
-        headers = self.api_headers(
+        False when it cannot be built yet: no token, or no X-Site/X-Company to send."""
+        headers = self._ahead_headers(
             authorization=authorization, with_key=with_key, with_company=with_company
         )
-        if with_company and "X-Site" not in headers:
-            site, company = self.settings.site_id, self.settings.company_id
-            if not (site and company):
-                return False
-            headers["X-Site"], headers["X-Company"] = site.strip(), company.strip()
-        return self.session.send_ahead(self.api_url(path), params=params, headers=headers)
+        return headers is not None and self.session.send_ahead(
+            self.api_url(path), params=params, headers=headers
+        )
 
     def peek(self, path: str, *, params: Mapping[str, str] | None = None) -> Answer | None:
         """The answer to `get_ahead(path, params=params)` if it is in, without taking it."""
@@ -152,12 +146,17 @@ class Diagnosis:
             self.api_url(path), params=params, headers=headers
         )
 
-    def _ahead_headers(self) -> dict[str, str] | None:
-        """The headers `get_ahead` sends for a data call (token, key, X-Site/X-Company)."""
-        if self.token is None:
+    def _ahead_headers(
+        self, *, authorization: str | None = None, with_key: bool = True, with_company: bool = True
+    ) -> dict[str, str] | None:
+        """The headers `get` will send, or None when they cannot be known yet. Until
+        sites.selection confirms a pair, the configured X-Site/X-Company are assumed."""
+        if authorization is None and self.token is None:
             return None
-        headers = self.api_headers()
-        if "X-Site" not in headers:
+        headers = self.api_headers(
+            authorization=authorization, with_key=with_key, with_company=with_company
+        )
+        if with_company and "X-Site" not in headers:
             site, company = self.settings.site_id, self.settings.company_id
             if not (site and company):
                 return None
