@@ -167,20 +167,21 @@ class Timed:
     stderr: str
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
+    """User + system CPU of the children waited for so far (and their own children)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
 def timed(command: Sequence[str], *, cwd: Path | None = None) -> Timed:
     """Wall and CPU time of one child process, from spawn to exit, output captured."""
-    cpu_before = _children_cpu()
+    cpu_before = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         list(command), capture_output=True, text=True, cwd=cwd, env=child_environment()
     )
     elapsed = time.perf_counter() - started
-    cpu = _children_cpu() - cpu_before
+    cpu = children_cpu() - cpu_before
     return Timed(elapsed, cpu, done.returncode, done.stdout, done.stderr)
 
 

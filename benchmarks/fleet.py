@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import httpx
 from _common import (
     DEFAULT_LATENCY_MS,
     child_environment,
+    children_cpu,
     doctor_command,
     emulator,
     machine,
@@ -105,11 +105,6 @@ def _emulator_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 @dataclass
 class Measured:
     wall: list[float] = field(default_factory=list)
@@ -133,7 +128,7 @@ class FleetRun:
 def run_fleet(fleet: Path, workers: int | None) -> FleetRun:
     """One fleet run: wall and CPU time, peak MiB of the process tree, exit code, verdicts."""
     report_dir = fleet.parent / "reports"
-    cpu_before = _children_cpu_s()
+    cpu_before = children_cpu()
     command = [*doctor_command(), "run", "--fleet", str(fleet), "--report-dir", str(report_dir)]
     if workers is not None:
         command += ["-n", str(workers)]
@@ -162,7 +157,7 @@ def run_fleet(fleet: Path, workers: int | None) -> FleetRun:
     sampler.join()
     report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
     verdicts = sorted({entry["report"]["verdict"] for entry in report["environments"]})
-    cpu = _children_cpu_s() - cpu_before
+    cpu = children_cpu() - cpu_before
     return FleetRun(elapsed, cpu, peak / 1024, code, ",".join(verdicts))
 
 
@@ -176,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, help="pass -n N to every run (default: the command's own default)"
     )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     sizes = [int(size) for size in args.sizes.split(",")]
     print(f"fleet runs; {machine()}")
     print(

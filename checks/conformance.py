@@ -45,6 +45,14 @@ SEARCH = "property-based probing"
 SAMPLE_PARAMS = {"$orderby": "id asc", "$top": str(SAMPLE_SIZE)}
 
 
+Key = tuple[tuple[str, str], ...]
+
+
+def _key(params: dict[str, str]) -> Key:
+    """A request's identity among the probes (the same parameters in any order)."""
+    return tuple(sorted(params.items()))
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One bounded query, sent (or not: budget spent) and judged."""
@@ -86,8 +94,8 @@ class Probes:
     halted: str | None = None
     select: bool = False
     """`$select` is accepted: probes then ask for the fields they use only."""
-    _cache: dict[tuple[tuple[str, str], ...], Outcome] = field(default_factory=dict)
-    _under_way: set[tuple[tuple[str, str], ...]] = field(default_factory=set)
+    _cache: dict[Key, Outcome] = field(default_factory=dict)
+    _under_way: set[Key] = field(default_factory=set)
     """Requests sent ahead (already counted in `sent`) that no probe has asked for yet."""
 
     def spent(self, reserve: int = 0) -> bool:
@@ -107,7 +115,7 @@ class Probes:
 
     def send(self, params: dict[str, str], *, reserve: int = 0) -> Answer | None:
         """A GET customers within the budget (less `reserve`); None once it is spent."""
-        key = tuple(sorted(params.items()))
+        key = _key(params)
         if key in self._under_way:
             self._under_way.discard(key)
             return self.run.get("customers", params=params)
@@ -118,7 +126,7 @@ class Probes:
 
     def send_ahead(self, params: dict[str, str], *, reserve: int = 0) -> None:
         """Start a GET customers that a probe will `send` later, within the same budget."""
-        key = tuple(sorted(params.items()))
+        key = _key(params)
         if key in self._under_way or key in self._cache or self.spent(reserve):
             return
         if self.run.get_ahead("customers", params=params):
@@ -126,41 +134,39 @@ class Probes:
             self._under_way.add(key)
 
     @property
-    def under_way(self) -> set[tuple[tuple[str, str], ...]]:
+    def under_way(self) -> set[Key]:
         return set(self._under_way)
 
-    def adopt(self, under_way: set[tuple[tuple[str, str], ...]]) -> None:
+    def adopt(self, under_way: set[Key]) -> None:
         """Requests sent ahead for this check before it ran: counted, and taken when asked."""
         fresh = under_way - self._under_way
         self._under_way |= fresh
         self.sent += len(fresh)
 
+    def params(self, query: Query, *, select: bool | None = None) -> dict[str, str]:
+        """What `query` is sent as: within the sample's bounds, `$select` as now (or `select`)."""
+        chosen = self.select if select is None else select
+        return query.params(within=self.bound, top=len(self.rows), select=chosen)
+
     def unsent(self, queries: Sequence[Query]) -> int:
         """How many distinct requests asking `queries` would still send."""
-        keys = {
-            tuple(
-                sorted(q.params(within=self.bound, top=len(self.rows), select=self.select).items())
-            )
-            for q in queries
-        }
+        keys = {_key(self.params(query)) for query in queries}
         return len(keys - self._under_way - self._cache.keys())
 
     def ask_ahead(
         self, queries: Sequence[Query], *, select: bool | None = None, reserve: int = 0
     ) -> None:
         """`send_ahead` the queries `ask` will send; `select` as it is expected to be by then."""
-        chosen = self.select if select is None else select
         for query in queries:
-            params = query.params(within=self.bound, top=len(self.rows), select=chosen)
-            self.send_ahead(params, reserve=reserve)
+            self.send_ahead(self.params(query, select=select), reserve=reserve)
 
     def ask(self, query: Query, found_by: str, *, reserve: int = 0) -> Outcome:
         """Send `query` within the sample's bounds and judge the answer.
 
         Answers are kept by query text: asking again costs nothing and answers the same, which
         the search relies on when it replays what it found."""
-        params = query.params(within=self.bound, top=len(self.rows), select=self.select)
-        cache_key = tuple(sorted(params.items()))
+        params = self.params(query)
+        cache_key = _key(params)
         if cache_key in self._cache:
             return self._cache[cache_key]
         outcome = self.judge(query, params, self.send(params, reserve=reserve))
@@ -225,45 +231,6 @@ class Probes:
             self.mismatches.append(Mismatch(judged, self.key.expect(outcome.query), found_by))
 
 
-@check(
-    "customers.query_conformance",
-    order=140,
-    title="Query options behave as documented",
-    verifies="`$filter`, `$orderby`, `$top`, `$skip` behave as documented on a sample of real "
-    "records; capability facts (string functions, `$top` limit) reported",
-    depends=("customers.list",),
-    guidance=("faq.query.odata",),
-    ahead=lambda run: _ask_ahead(run),
-)
-def check_query_options_conform(run: Diagnosis) -> str:
-    probes = _probes_over_sample(run)
-    # The probes go out in waves of requests that do not need each other's answers: the
-    # bounds, the capability probes and the documented examples (as for documented string
-    # rules), usually sent ahead as soon as the sample came in; then the generated queries
-    # (they need what the server accepts).
-    probes.adopt(run.prepared.pop(CHECK_ID, set()))
-    _send_first_wave(probes)
-    probes.ask(Query(), "the sample's own id range")
-    if not probes.mismatches:  # else the bounds themselves are not to be trusted
-        caps = conformance_facts.learn(probes, run.facts)
-        examples = documented_examples(probes.rows, probes.key.kinds, probes.key.rules)
-        probes.ask_ahead(examples)
-        generated = _generate(probes, caps, waiting=examples)  # drawn while the examples wait
-        for example in examples:
-            probes.ask(example, "a query shaped like Sage's documented examples")
-        _search_for_wrong_answers(probes, generated, run.facts)
-    run.facts["requests"] = probes.sent
-    if probes.mismatches:
-        _fail_with(probes, probes.mismatches[0])
-    if probes.halted:
-        warn(f"Query probing stopped early: the API answered {probes.halted}.")
-    first, last = probes.rows[0]["id"], probes.rows[-1]["id"]
-    return (
-        f"{probes.sent} requests over {len(probes.rows)} sampled customers (ids {first}-{last}): "
-        "every answer was right."
-    )
-
-
 CHECK_ID = "customers.query_conformance"
 DRAWING = CHECK_ID + ":drawing"
 
@@ -308,6 +275,45 @@ def usable_sample(answer: Answer) -> list[Row] | None:
 def _probes(run: Diagnosis, rows: list[Row]) -> Probes:
     key = AnswerKey(rows, probe_fields(rows), StringRules())
     return Probes(run, rows, key, id_range(rows[0]["id"], rows[-1]["id"]), sent=1)
+
+
+@check(
+    CHECK_ID,
+    order=140,
+    title="Query options behave as documented",
+    verifies="`$filter`, `$orderby`, `$top`, `$skip` behave as documented on a sample of real "
+    "records; capability facts (string functions, `$top` limit) reported",
+    depends=("customers.list",),
+    guidance=("faq.query.odata",),
+    ahead=_ask_ahead,
+)
+def check_query_options_conform(run: Diagnosis) -> str:
+    probes = _probes_over_sample(run)
+    # The probes go out in waves of requests that do not need each other's answers: the
+    # bounds, the capability probes and the documented examples (as for documented string
+    # rules), usually sent ahead as soon as the sample came in; then the generated queries
+    # (they need what the server accepts).
+    probes.adopt(run.prepared.pop(CHECK_ID, set()))
+    _send_first_wave(probes)
+    probes.ask(Query(), "the sample's own id range")
+    if not probes.mismatches:  # else the bounds themselves are not to be trusted
+        caps = conformance_facts.learn(probes, run.facts)
+        examples = documented_examples(probes.rows, probes.key.kinds, probes.key.rules)
+        probes.ask_ahead(examples)
+        generated = _generate(probes, caps, waiting=examples)  # drawn while the examples wait
+        for example in examples:
+            probes.ask(example, "a query shaped like Sage's documented examples")
+        _search_for_wrong_answers(probes, generated, run.facts)
+    run.facts["requests"] = probes.sent
+    if probes.mismatches:
+        _fail_with(probes, probes.mismatches[0])
+    if probes.halted:
+        warn(f"Query probing stopped early: the API answered {probes.halted}.")
+    first, last = probes.rows[0]["id"], probes.rows[-1]["id"]
+    return (
+        f"{probes.sent} requests over {len(probes.rows)} sampled customers (ids {first}-{last}): "
+        "every answer was right."
+    )
 
 
 def _probes_over_sample(run: Diagnosis) -> Probes:

@@ -34,10 +34,10 @@ from sage200_doctor.registry import CheckSpec, all_checks, with_prerequisites
 from sage200_doctor.results import CheckResult, Outcome, RunResult
 from sage200_doctor.settings import LoadedSettings, UsageError, load_settings
 from sage200_doctor.suite import (
-    SECRET_FIELDS,
     DoctorRun,
     describe_failure,
     doctor_teststatus,
+    redactor_for,
     report_to_pytest,
     use_as_collection,
 )
@@ -85,16 +85,7 @@ class FleetHooks:
 
     def _fleet_redactor(self) -> Redactor:
         """One redactor that knows every environment's secrets."""
-        redactor = Redactor()
-        for loaded in self.loaded.values():
-            settings = loaded.settings
-            for name in SECRET_FIELDS:
-                redactor.add(name, getattr(settings, name))
-            if settings.client_id and settings.client_secret:
-                redactor.add_basic_credentials(
-                    settings.client_id.strip(), settings.client_secret.reveal().strip()
-                )
-        return redactor
+        return redactor_for(*(loaded.settings for loaded in self.loaded.values()))
 
     def doctor_for(self, name: str) -> DoctorRun:
         if name not in self.runs:

@@ -375,8 +375,7 @@ def write_gate_report(
 
     data: Any = build_gate_report(result)
     # Each side's report was redacted by its own run; the other side's secrets are masked too.
-    for side in settings:
-        data = redactor_for(side).data(data)
+    data = redactor_for(*settings).data(data)
     report_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     (report_dir / "report.json").write_text(text, encoding="utf-8")

@@ -32,15 +32,17 @@ SECRET_FIELDS = (
 )
 
 
-def redactor_for(settings: Settings) -> Redactor:
-    """A redactor that knows every configured secret, and the Basic pair that encodes one."""
+def redactor_for(*environments: Settings) -> Redactor:
+    """A redactor that knows every configured secret of these environments, and the Basic
+    pair that encodes each client secret."""
     redactor = Redactor()
-    for name in SECRET_FIELDS:
-        redactor.add(name, getattr(settings, name))
-    if settings.client_id and settings.client_secret:
-        redactor.add_basic_credentials(
-            settings.client_id.strip(), settings.client_secret.reveal().strip()
-        )
+    for settings in environments:
+        for name in SECRET_FIELDS:
+            redactor.add(name, getattr(settings, name))
+        if settings.client_id and settings.client_secret:
+            redactor.add_basic_credentials(
+                settings.client_id.strip(), settings.client_secret.reveal().strip()
+            )
     return redactor
 
 
