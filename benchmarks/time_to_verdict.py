@@ -204,7 +204,7 @@ class Chains:
 
 
 def chains(report: dict[str, Any], env: dict[str, str]) -> Chains:
-    from sage200_doctor.registry import all_checks
+    from sage200_doctor.engine.registry import all_checks
 
     depends = {spec.id: spec.depends for spec in all_checks()}
     order = {spec.id: spec.order for spec in all_checks()}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sage200_doctor import __version__
-from sage200_doctor.results import EXIT_USAGE, RunResult
+from sage200_doctor.engine.results import EXIT_USAGE, RunResult
 
 EXIT_INTERNAL = 5
 CURL_RECIPE = r"""# Try it by hand (after `set -a; . FILE; set +a`):
@@ -112,7 +112,7 @@ def _execute(args: argparse.Namespace, env_file: Path | None) -> int:
 
     extra: list[object] = []
     if getattr(args, "baseline", None):
-        from sage200_doctor.baseline import BaselineError, BaselineHook, load_baseline
+        from sage200_doctor.engine.baseline import BaselineError, BaselineHook, load_baseline
 
         try:
             extra.append(BaselineHook(load_baseline(Path(args.baseline))))
@@ -135,7 +135,7 @@ def _execute(args: argparse.Namespace, env_file: Path | None) -> int:
 
 def _check_env_file(env: str | None) -> Path | int | None:
     """The env file to use, or an exit code when it cannot be read (usage error)."""
-    from sage200_doctor.settings import UsageError, load_settings
+    from sage200_doctor.config.settings import UsageError, load_settings
 
     path = Path(env) if env else (Path(".env") if Path(".env").is_file() else None)
     try:
@@ -269,7 +269,7 @@ def command_emulate(args: argparse.Namespace) -> int:
 
 
 def command_checks(args: argparse.Namespace) -> int:
-    from sage200_doctor.registry import all_checks
+    from sage200_doctor.engine.registry import all_checks
 
     for spec in all_checks():
         needs = ", ".join(spec.depends) or "-"
@@ -280,8 +280,8 @@ def command_checks(args: argparse.Namespace) -> int:
 
 
 def command_explain(args: argparse.Namespace) -> int:
+    from sage200_doctor.engine.registry import all_checks
     from sage200_doctor.guidance import GUIDANCE, guidance_for, render_text
-    from sage200_doctor.registry import all_checks
 
     specs = {spec.id: spec for spec in all_checks()}
     if args.id in specs:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sage200_doctor.results import EXIT_USAGE
+from sage200_doctor.engine.results import EXIT_USAGE
 
 REPORT_SCHEMA = "sage200-doctor/report@1"
 DIFF_SCHEMA = "sage200-doctor/diff@1"

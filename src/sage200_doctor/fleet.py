@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sage200_doctor.engine.results import Acceptance, CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.redact import Redactor
-from sage200_doctor.results import Acceptance, CheckResult, Exchange, Outcome, RunResult
 
 SCHEMA_ID = "sage200-doctor/fleet@1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

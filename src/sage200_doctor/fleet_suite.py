@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from sage200_doctor.config.settings import LoadedSettings, UsageError, load_settings
+from sage200_doctor.engine.registry import CheckSpec, all_checks, with_prerequisites
+from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
 from sage200_doctor.fleet import (
     FleetEnvironment,
     FleetError,
@@ -30,9 +33,6 @@ from sage200_doctor.fleet import (
     worst_exit_code,
 )
 from sage200_doctor.redact import Redactor
-from sage200_doctor.registry import CheckSpec, all_checks, with_prerequisites
-from sage200_doctor.results import CheckResult, Outcome, RunResult
-from sage200_doctor.settings import LoadedSettings, UsageError, load_settings
 from sage200_doctor.suite import (
     DoctorRun,
     describe_failure,

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
-from sage200_doctor.envfile import update_env_file
+from sage200_doctor.config.envfile import update_env_file
+from sage200_doctor.config.settings import LoadedSettings, Settings, UsageError, load_settings
 from sage200_doctor.http.oauth import (
     TokenError,
     TokenGrant,
@@ -45,7 +46,6 @@ from sage200_doctor.http.oauth import (
 )
 from sage200_doctor.http.session import Answer, Session, build_client
 from sage200_doctor.redact import Redactor, quiet_http_loggers
-from sage200_doctor.settings import LoadedSettings, Settings, UsageError, load_settings
 
 DEFAULT_PORT: Final = 8765
 DEFAULT_TIMEOUT_S: Final = 300.0

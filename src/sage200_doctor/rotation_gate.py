@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sage200_doctor.results import EXIT_USAGE
+from sage200_doctor.engine.results import EXIT_USAGE
 
 SCHEMA_ID = "sage200-doctor/rotation@1"
 DEFAULT_REPORT_DIR = "reports/rotation"
@@ -134,7 +134,7 @@ class GateResult:
 
 def _credential_values(path: Path) -> tuple[dict[str, str], Any]:
     """The plain values of the credential and place keys, and the loaded settings."""
-    from sage200_doctor.settings import Secret, UsageError, load_settings
+    from sage200_doctor.config.settings import Secret, UsageError, load_settings
 
     try:
         loaded = load_settings(path)
@@ -325,7 +325,7 @@ def _probe(
     old_env: Path, new_values: dict[str, str], report_dir: Path, quiet: bool, runner: Runner
 ) -> Report | None:
     """The old env file with the new client credentials, so only the old refresh token is old."""
-    from sage200_doctor.envfile import render
+    from sage200_doctor.config.envfile import render
 
     updates = {key: new_values.get(key, "") for key in CLIENT_KEYS}
     content = render(old_env.read_bytes(), updates)

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.config.settings import LoadedSettings, Settings, UsageError, load_settings
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import CheckSpec, all_checks, with_prerequisites
+from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
+from sage200_doctor.engine.runner import run_check, send_ahead
+from sage200_doctor.engine.warmup import Warmup
 from sage200_doctor.http.session import Session, build_client
 from sage200_doctor.redact import Redactor, quiet_http_loggers
-from sage200_doctor.registry import CheckSpec, all_checks, with_prerequisites
-from sage200_doctor.results import CheckResult, Outcome, RunResult
-from sage200_doctor.runner import run_check, send_ahead
-from sage200_doctor.settings import LoadedSettings, Settings, UsageError, load_settings
-from sage200_doctor.warmup import Warmup
 
 SECRET_FIELDS = (
     "client_secret",

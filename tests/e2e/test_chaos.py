@@ -22,7 +22,7 @@ from sage200_doctor.emulator import EmulatorConfig, format_env_lines, running_em
 from sage200_doctor.emulator.faults import FAULT_KINDS, FaultKind, chaos_plan, with_chaos
 from sage200_doctor.emulator.scenarios import scenario_config
 from sage200_doctor.emulator.tokens import signing_key
-from sage200_doctor.registry import all_checks
+from sage200_doctor.engine.registry import all_checks
 from sage200_doctor.report.json import validate_report
 from tests.e2e.conftest import run_cli
 

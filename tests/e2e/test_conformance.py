@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-from sage200_doctor.checks.conformance import REQUEST_BUDGET, SEED
 
+from sage200_doctor.checks.conformance import REQUEST_BUDGET, SEED
 from tests.e2e.conftest import CliRun, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -274,7 +274,7 @@ def test_the_baseline_hook_marks_the_reports_before_they_are_written(
     import tempfile
 
     from sage200_doctor import cli
-    from sage200_doctor.baseline import BaselineHook, load_baseline
+    from sage200_doctor.engine.baseline import BaselineHook, load_baseline
 
     path = tmp_path / "baseline.toml"
     path.write_text(BASELINE, encoding="utf-8")

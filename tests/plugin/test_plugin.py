@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sage200_doctor.emulator import RunningEmulator, format_env_lines, running_emulator
-from sage200_doctor.registry import all_checks
+from sage200_doctor.engine.registry import all_checks
 
 
 @pytest.fixture(scope="module")

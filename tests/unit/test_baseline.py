@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sage200_doctor.baseline import (
+from sage200_doctor.engine.baseline import (
     Accept,
     Baseline,
     BaselineError,
@@ -16,9 +16,9 @@ from sage200_doctor.baseline import (
     load_baseline,
     parse_baseline,
 )
+from sage200_doctor.engine.results import Acceptance, CheckResult, Outcome, RunResult, Verdict
 from sage200_doctor.redact import Redactor
 from sage200_doctor.report.json import build_report, validate_report
-from sage200_doctor.results import Acceptance, CheckResult, Outcome, RunResult, Verdict
 
 KNOWN = ("config.values", "token.refresh", "sites.list", "api.schema", "customers.filter")
 BASE_URL = "https://api.columbus.sage.com/uk/sage200extra/accounts/v1/"

@@ -15,7 +15,7 @@ import yaml
 
 from sage200_doctor import diff, rotation_gate
 from sage200_doctor.cli import build_parser
-from sage200_doctor.settings import KNOWN_KEYS
+from sage200_doctor.config.settings import KNOWN_KEYS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 RECIPES = {"github": DOCS / "ci" / "github-actions.yml", "gitlab": DOCS / "ci" / "gitlab-ci.yml"}

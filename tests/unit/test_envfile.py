@@ -14,8 +14,8 @@ from dotenv import dotenv_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sage200_doctor.envfile import quote, render, update_env_file
-from sage200_doctor.settings import Secret, load_settings
+from sage200_doctor.config.envfile import quote, render, update_env_file
+from sage200_doctor.config.settings import Secret, load_settings
 
 KEY = "SAGE200_REFRESH_TOKEN"
 ORIGINAL = (

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sage200_doctor.checks import expiry
 
-from sage200_doctor.diagnosis import Diagnosis, TokenFacts
+from sage200_doctor.checks import expiry
+from sage200_doctor.config.settings import Secret, load_settings
+from sage200_doctor.engine.diagnosis import Diagnosis, TokenFacts
+from sage200_doctor.engine.registry import all_checks
+from sage200_doctor.engine.results import CheckResult, Outcome
+from sage200_doctor.engine.runner import run_check
 from sage200_doctor.http.session import Session, build_client
 from sage200_doctor.redact import Redactor
-from sage200_doctor.registry import all_checks
-from sage200_doctor.results import CheckResult, Outcome
-from sage200_doctor.runner import run_check
-from sage200_doctor.settings import Secret, load_settings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 BASE = {"SAGE200_CLIENT_ID": "client", "SAGE200_REFRESH_TOKEN": "refresh-token-value"}

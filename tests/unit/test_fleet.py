@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sage200_doctor.engine.results import Acceptance, CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.fleet import (
     FleetError,
     clusters,
@@ -14,7 +15,6 @@ from sage200_doctor.fleet import (
     result_to_json,
     worst_exit_code,
 )
-from sage200_doctor.results import Acceptance, CheckResult, Exchange, Outcome, RunResult
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sage200_doctor.checks.header import lint_authorization
 from sage200_doctor.checks.token import bare_token
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from sage200_doctor import login
+from sage200_doctor.config.settings import Settings, load_settings
 from sage200_doctor.http.oauth import TokenError, TokenGrant
 from sage200_doctor.http.session import Session, build_client
 from sage200_doctor.redact import Redactor
-from sage200_doctor.settings import Settings, load_settings
 
 SECRET = "s3cret-value-never-shown"
 

@@ -15,13 +15,13 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sage200_doctor.diagnosis import Diagnosis, TokenFacts
+from sage200_doctor.config.settings import Secret, UsageError, load_settings
+from sage200_doctor.engine.diagnosis import Diagnosis, TokenFacts
+from sage200_doctor.engine.registry import all_checks
+from sage200_doctor.engine.results import CheckResult, Outcome
+from sage200_doctor.engine.runner import run_check
 from sage200_doctor.http.session import Session, build_client
 from sage200_doctor.redact import Redactor
-from sage200_doctor.registry import all_checks
-from sage200_doctor.results import CheckResult, Outcome
-from sage200_doctor.runner import run_check
-from sage200_doctor.settings import Secret, UsageError, load_settings
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sage200_doctor.registry import all_checks, with_prerequisites
+from sage200_doctor.engine.registry import all_checks, with_prerequisites
 
 CONTRACT = [
     (10, "config.complete", ()),
@@ -59,7 +59,7 @@ def test_only_rejects_unknown_ids() -> None:
 
 
 def test_a_second_function_cannot_claim_a_declared_id() -> None:
-    from sage200_doctor.registry import check
+    from sage200_doctor.engine.registry import check
 
     all_checks()
 

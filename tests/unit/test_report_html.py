@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sage200_doctor.engine.results import CheckResult, Exchange, Outcome
 from sage200_doctor.redact import DROPPED, Redactor
 from sage200_doctor.report import html as report_html
-from sage200_doctor.results import CheckResult, Exchange, Outcome
 from tests.unit.test_report_json import HOSTILE, TOKEN, sample_run
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.redact import Redactor
 from sage200_doctor.report.json import build_report, report_schema, validate_report, write_report
-from sage200_doctor.results import CheckResult, Exchange, Outcome, RunResult
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2lnbmF0dXJlLWNhbmFyeQ"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from sage200_doctor.engine.results import Outcome
 from sage200_doctor.report.terminal import render_summary, supports_color
-from sage200_doctor.results import Outcome
 from tests.unit.test_report_json import sample_run
 
 ANSI = re.compile(r"\033\[[0-9;]*m")

@@ -6,13 +6,13 @@ from typing import Any
 
 import httpx
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.config.settings import load_settings
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import CheckSpec, fail, skip, warn
+from sage200_doctor.engine.results import CheckResult, Outcome, RunResult, Verdict
+from sage200_doctor.engine.runner import run_check, send_ahead
 from sage200_doctor.http.session import Session, build_client
 from sage200_doctor.redact import Redactor
-from sage200_doctor.registry import CheckSpec, fail, skip, warn
-from sage200_doctor.results import CheckResult, Outcome, RunResult, Verdict
-from sage200_doctor.runner import run_check, send_ahead
-from sage200_doctor.settings import load_settings
 
 
 def _diagnosis(tmp_path: Any) -> Diagnosis:

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sage200_doctor.checks.schema import _not_yet_validated, check_responses_match_documented_shapes
 
-from sage200_doctor.registry import CheckWarning
+from sage200_doctor.checks.schema import _not_yet_validated, check_responses_match_documented_shapes
+from sage200_doctor.engine.registry import CheckWarning
 
 GOOD = {"site_id": "s1", "site_name": "Main", "company_id": 1, "company_name": "Co"}
 DRIFTED = {**GOOD, "company_id": "1"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sage200_doctor.settings import (
+from sage200_doctor.config.settings import (
     KNOWN_KEYS,
     SECRET_KEYS,
     ConfigProblem,

@@ -27,9 +27,9 @@ import certifi
 import httpx
 
 from sage200_doctor import __version__
+from sage200_doctor.engine.results import Exchange
 from sage200_doctor.http.network import NetworkProblem, classify, proxy_for
 from sage200_doctor.redact import Redactor
-from sage200_doctor.results import Exchange
 
 MAX_BODY_BYTES = 2_000_000
 EXCERPT_CHARS = 2_000

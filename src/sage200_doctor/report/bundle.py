@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sage200_doctor import __version__
+from sage200_doctor.engine.results import RunResult
 from sage200_doctor.redact import DROPPED, Redactor
-from sage200_doctor.results import RunResult
 
 REPORT_FILES = ("report.html", "report.json", "junit.xml")
 FINGERPRINT = "fingerprint.json"

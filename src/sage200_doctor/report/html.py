@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sage200_doctor import __version__
+from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.guidance import OWNER_LABELS, Guidance, guidance_for
 from sage200_doctor.redact import DROPPED, Redactor, quiet_http_loggers
-from sage200_doctor.results import CheckResult, Exchange, Outcome, RunResult
 
 if TYPE_CHECKING:
     from sage200_doctor.suite import DoctorRun

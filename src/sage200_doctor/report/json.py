@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from sage200_doctor import __version__
+from sage200_doctor.engine.results import CheckResult, RunResult
 from sage200_doctor.guidance import guidance_for
 from sage200_doctor.redact import Redactor
-from sage200_doctor.results import CheckResult, RunResult
 
 SCHEMA_ID = "sage200-doctor/report@1"
 SCHEMA_FILE = "report.schema.json"

@@ -12,8 +12,8 @@ import os
 from collections import Counter
 from typing import TextIO
 
+from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
 from sage200_doctor.guidance import guidance_for
-from sage200_doctor.results import CheckResult, Outcome, RunResult
 
 # outcome: (symbol when coloured, word when plain, ANSI colour)
 MARKS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, skip, warn
 from sage200_doctor.http.shapes import SHAPES
-from sage200_doctor.registry import check, skip, warn
 
 
 @check(

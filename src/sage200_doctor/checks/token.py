@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sage200_doctor.diagnosis import Diagnosis, TokenFacts
+from sage200_doctor.config.rotation import keep_rotated_refresh_token
+from sage200_doctor.config.settings import Secret
+from sage200_doctor.engine.diagnosis import Diagnosis, TokenFacts
+from sage200_doctor.engine.registry import check, fail, skip, warn
 from sage200_doctor.http import oauth
 from sage200_doctor.http.sage import status_meaning, status_phrase
-from sage200_doctor.registry import check, fail, skip, warn
-from sage200_doctor.rotation import keep_rotated_refresh_token
-from sage200_doctor.settings import Secret
 
 CREDENTIALS = ("guide.auth.credentials",)
 RECONSENT = ("guide.auth.reconsent",)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail
 from sage200_doctor.http.session import Answer
-from sage200_doctor.registry import check, fail
 
 
 def _origin(url: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from sage200_doctor.results import Acceptance, CheckResult, Outcome, RunResult
+from sage200_doctor.engine.results import Acceptance, CheckResult, Outcome, RunResult
 
 ENTRY_KEYS = ("check", "reason", "expires", "environment", "match")
 ACCEPTABLE = (Outcome.FAILED, Outcome.WARNING)
@@ -106,7 +106,7 @@ def load_baseline(path: Path, *, known_checks: Collection[str] | None = None) ->
     except tomllib.TOMLDecodeError as error:
         raise BaselineError(f"the baseline {path} is not valid TOML: {error}") from None
     if known_checks is None:
-        from sage200_doctor.registry import all_checks
+        from sage200_doctor.engine.registry import all_checks
 
         known_checks = [spec.id for spec in all_checks()]
     return parse_baseline(data, known_checks=known_checks, source=str(path))

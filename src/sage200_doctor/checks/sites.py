@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail, warn
 from sage200_doctor.http.sage import endpoint, likely_meaning, status_phrase
 from sage200_doctor.http.session import Answer
-from sage200_doctor.registry import check, fail, warn
 
 SETUP = ("faq.setup.configure", "faq.setup.contact")
 EDITION_SEGMENTS = {"/uk/sage200/": "/uk/sage200extra/", "/uk/sage200extra/": "/uk/sage200/"}

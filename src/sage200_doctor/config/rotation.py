@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sage200_doctor.diagnosis import Diagnosis, RotationRecord
-from sage200_doctor.envfile import update_env_file
+from sage200_doctor.config.envfile import update_env_file
+from sage200_doctor.engine.diagnosis import Diagnosis, RotationRecord
 
 KEY = "SAGE200_REFRESH_TOKEN"
 

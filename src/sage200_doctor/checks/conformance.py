@@ -20,13 +20,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail, skip, warn
 from sage200_doctor.http.odata_eval import AnswerKey, Expected, Row, StringRules
 from sage200_doctor.http.odata_gen import Capabilities, documented_examples, probe_fields
 from sage200_doctor.http.odata_tree import Expr, Query, id_range
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
-from sage200_doctor.registry import check, fail, skip, warn
 
 from . import conformance_facts
 

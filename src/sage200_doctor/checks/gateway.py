@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail
 from sage200_doctor.http.sage import denial, status_phrase
-from sage200_doctor.registry import check, fail
 
 KEY_GUIDANCE = ("faq.postman.subscription-key",)
 

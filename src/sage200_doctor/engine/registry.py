@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from sage200_doctor.diagnosis import Diagnosis
+    from sage200_doctor.engine.diagnosis import Diagnosis
 
 CheckFunction = Callable[["Diagnosis"], "str | None"]
 AheadFunction = Callable[["Diagnosis"], bool]
@@ -116,7 +116,7 @@ def _where(function: CheckFunction) -> tuple[str, str]:
 
 def all_checks() -> list[CheckSpec]:
     """Every declared check, in run order. Importing the checks package declares them."""
-    # Imported by name: checks/ is mapped into the package at install time (see pyproject).
+    # Importing the package declares every check (each module registers its own).
     importlib.import_module("sage200_doctor.checks")
 
     specs = sorted(_REGISTRY.values(), key=lambda spec: spec.order)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from sage200_doctor.diagnosis import Diagnosis
-from sage200_doctor.registry import check, fail, warn
-from sage200_doctor.settings import Secret
+from sage200_doctor.config.settings import Secret
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail, warn
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TYPOGRAPHIC_QUOTES = "“”‘’„«»"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail, warn
 from sage200_doctor.http.sage import DENIED, api_message, denial, status_phrase
 from sage200_doctor.http.session import Answer
-from sage200_doctor.registry import check, fail, warn
 
 from .token import bare_token
 

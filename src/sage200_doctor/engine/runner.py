@@ -10,9 +10,9 @@ import time
 import traceback
 from pathlib import Path
 
-from sage200_doctor.diagnosis import Diagnosis
-from sage200_doctor.registry import CheckSpec, Finding
-from sage200_doctor.results import CheckResult, Outcome
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import CheckSpec, Finding
+from sage200_doctor.engine.results import CheckResult, Outcome
 
 REPORT_BUG = (
     "This is a bug in sage200-doctor, not a problem with your Sage 200 set-up. "

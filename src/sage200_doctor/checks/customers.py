@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail, skip, warn
 from sage200_doctor.http.odata import equals, quote_string
 from sage200_doctor.http.sage import likely_meaning, status_phrase
 from sage200_doctor.http.session import Answer
-from sage200_doctor.registry import check, fail, skip, warn
 
 from .sites import explain_http_failure
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sage200_doctor.config.settings import ConfigProblem, LoadedSettings, Secret, Settings
 from sage200_doctor.http.sage import endpoint
 from sage200_doctor.http.session import Answer, Session
 from sage200_doctor.redact import Redactor
-from sage200_doctor.settings import ConfigProblem, LoadedSettings, Secret, Settings
 
 
 @dataclass

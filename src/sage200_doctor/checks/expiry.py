@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sage200_doctor.diagnosis import Diagnosis
+from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.registry import check, fail, warn
 from sage200_doctor.http import oauth
-from sage200_doctor.registry import check, fail, warn
 
 RECONSENT = ("guide.auth.reconsent",)
 CREDENTIALS = ("guide.auth.credentials",)
