@@ -41,7 +41,7 @@ def doctor_command() -> list[str]:
     if script.is_file():
         return [str(script)]
     found = shutil.which("sage200-doctor")
-    return [found] if found else [sys.executable, "-m", "sage200_doctor.cli"]
+    return [found] if found else [sys.executable, "-m", "sage200_doctor"]
 
 
 def child_environment() -> dict[str, str]:

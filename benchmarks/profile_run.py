@@ -38,7 +38,7 @@ BUCKETS = (
 def run_command(env_file: Path, report_dir: Path) -> list[str]:
     return [
         "-m",
-        "sage200_doctor.cli",
+        "sage200_doctor",
         "run",
         "--env",
         str(env_file),

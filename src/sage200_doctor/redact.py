@@ -303,6 +303,15 @@ def _harmless(key: str, item: Any) -> bool:
     return isinstance(item, int) or (isinstance(item, str) and bool(_ERROR_CODE.fullmatch(item)))
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""C0/C1 controls (ESC, BEL, CR…) and bidi overrides: a server's text must never steer a terminal."""
+
+
+def neutralise_controls(text: str) -> str:
+    """`text` with control characters shown as visible escapes (\\x1b), line breaks and tabs kept."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that masks a record's message (and drops it if masking fails)."""
 

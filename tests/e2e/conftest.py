@@ -53,7 +53,7 @@ def run_cli(
     args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> CliRun:
     completed = subprocess.run(
-        [sys.executable, "-m", "sage200_doctor.cli", *args],
+        [sys.executable, "-m", "sage200_doctor", *args],
         cwd=cwd,
         env=cli_environment(env),
         capture_output=True,

@@ -24,7 +24,7 @@ def emulate(tmp_path: Path) -> Iterator[dict[str, str]]:
         [
             sys.executable,
             "-m",
-            "sage200_doctor.cli",
+            "sage200_doctor",
             "emulate",
             "--scenario",
             "healthy",

@@ -1,6 +1,6 @@
 """The rotation gate, baselines and drift against a real emulator on 127.0.0.1.
 
-The `run_gate` tests call `sage200_doctor.rotation_gate` directly (each side is an ordinary
+The `run_gate` tests call `sage200_doctor.commands.rotation` directly (each side is an ordinary
 in-process `run`). The tests at the end drive the CLI wiring (`rotation`, `diff`,
 `run/demo --baseline`) in a subprocess: they pass once cli.py registers those commands.
 """
@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sage200_doctor.cli import build_parser
+from sage200_doctor.commands import build_parser
+from sage200_doctor.commands.rotation import GateResult, GateUsageError, run_gate
 from sage200_doctor.emulator import RunningEmulator, format_env_lines, running_emulator
 from sage200_doctor.emulator.config import DEFAULT_SCOPE
 from sage200_doctor.emulator.scenarios import with_settings
 from sage200_doctor.emulator.state import RefreshGrant
-from sage200_doctor.rotation_gate import GateResult, GateUsageError, run_gate
 from tests.e2e.conftest import CliRun
 
 pytestmark = pytest.mark.e2e
@@ -264,29 +264,30 @@ def test_a_credential_in_the_environment_is_a_usage_error(
         run_gate(old, new, report_dir=tmp_path / "gate", expect_old_revoked=True)
 
 
-# --- the baseline hook inside a real run (no CLI wiring needed) ----------------------------
+# --- the baseline inside a real run --------------------------------------------------------
 
 
-def test_the_baseline_hook_marks_the_reports_before_they_are_written(
+def test_the_baseline_marks_the_reports_before_they_are_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import argparse
-    import tempfile
-
-    from sage200_doctor import cli
-    from sage200_doctor.engine.baseline import BaselineHook, load_baseline
+    from sage200_doctor.commands import main
 
     path = tmp_path / "baseline.toml"
     path.write_text(BASELINE, encoding="utf-8")
-    hook = BaselineHook(load_baseline(path))
-    args = argparse.Namespace(report_dir=str(tmp_path / "reports"), only=None, quiet=False)
-    sink = cli.ResultSink()
-    with emulator("sites-empty") as running, tempfile.TemporaryDirectory() as sandbox:
+    with emulator("sites-empty") as running:
         env_file = write_env(tmp_path / "run.env", running.env())
-        argv = cli._pytest_args(args, env_file, Path(sandbox))
-        pytest.main(argv, plugins=[sink, hook])
-    assert sink.result is not None
-    assert sink.result.exit_code == 0
+        code = main(
+            [
+                "run",
+                "--env",
+                str(env_file),
+                "--report-dir",
+                str(tmp_path / "reports"),
+                "--baseline",
+                str(path),
+            ]
+        )
+    assert code == 0
     report = json.loads((tmp_path / "reports" / "report.json").read_text("utf-8"))
     assert report["verdict"] == "pass"
     entry = next(c for c in report["checks"] if c["id"] == "sites.list")

@@ -224,7 +224,7 @@ def test_login_signs_in_saves_the_tokens_and_the_run_then_passes(
         [
             sys.executable,
             "-m",
-            "sage200_doctor.cli",
+            "sage200_doctor",
             "run",
             "--env",
             str(setup.env_file),

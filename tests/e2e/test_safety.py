@@ -109,7 +109,8 @@ def test_a_rotated_token_from_the_environment_goes_to_save_rotated(tmp_path: Pat
 def test_an_internal_error_is_an_error_outcome_with_exit_5(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sage200_doctor import cli, registry
+    from sage200_doctor.commands import main
+    from sage200_doctor.engine import registry
 
     spec = {s.id: s for s in registry.all_checks()}["sites.list"]
 
@@ -119,7 +120,7 @@ def test_an_internal_error_is_an_error_outcome_with_exit_5(
     monkeypatch.setitem(
         registry._REGISTRY, "sites.list", dataclasses.replace(spec, function=broken)
     )
-    code = cli.main(["demo", "--report-dir", str(tmp_path)])
+    code = main(["demo", "--report-dir", str(tmp_path)])
     output = capsys.readouterr()
     assert code == 5
     report = json.loads((tmp_path / "report.json").read_text())

@@ -12,13 +12,13 @@ from sage200_doctor.engine.baseline import (
     Baseline,
     BaselineError,
     apply_baseline,
-    describe_notes,
     load_baseline,
     parse_baseline,
 )
 from sage200_doctor.engine.results import Acceptance, CheckResult, Outcome, RunResult, Verdict
 from sage200_doctor.redact import Redactor
 from sage200_doctor.report.json import build_report, validate_report
+from sage200_doctor.report.terminal import baseline_lines
 
 KNOWN = ("config.values", "token.refresh", "sites.list", "api.schema", "customers.filter")
 BASE_URL = "https://api.columbus.sage.com/uk/sage200extra/accounts/v1/"
@@ -328,14 +328,14 @@ def test_the_notes_say_what_applied_what_expired_and_what_is_stale() -> None:
         accept("customers.filter", expires=date(2026, 11, 1)),
         accept("api.schema"),
     )
-    lines = describe_notes(apply_baseline(run, entries, TODAY).baseline)
+    lines = baseline_lines(apply_baseline(run, entries, TODAY).baseline)
     assert lines[0] == "Baseline baseline.toml:"
     assert lines[1].startswith("  accepted sites.list until 2027-01-31: ticket OPS-42")
     assert lines[2].startswith("  EXPIRED  customers.filter: the acceptance ended 2026-11-01")
     assert lines[3].startswith("  stale    api.schema: the accepted finding no longer occurs")
-    assert describe_notes(None) == []
+    assert baseline_lines(None) == []
     nothing = apply_baseline(run, baseline(), TODAY).baseline
-    assert describe_notes(nothing) == [
+    assert baseline_lines(nothing) == [
         "Baseline baseline.toml:",
         "  no entry applies to this environment.",
     ]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sage200_doctor import diff, rotation_gate
-from sage200_doctor.cli import build_parser
+from sage200_doctor.commands import build_parser
+from sage200_doctor.commands import rotation as rotation_gate
 from sage200_doctor.config.settings import KNOWN_KEYS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -80,20 +80,8 @@ def commands_in(name: str) -> list[list[str]]:
 
 
 def real_parser() -> argparse.ArgumentParser:
-    """The CLI's own parser. Until cli.py registers `rotation`, `diff` and `--baseline` (the
-    e2e test test_the_cli_offers_rotation_diff_and_baseline pins that), they are added here
-    exactly as the cli.py snippet does, from the modules that define them."""
-    parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "rotation" not in commands.choices:
-        rotation_gate.register(commands)
-    if "diff" not in commands.choices:
-        diff.register(commands)
-    for name in ("run", "demo"):
-        subparser = commands.choices[name]
-        if "--baseline" not in subparser._option_string_actions:
-            subparser.add_argument("--baseline", metavar="FILE.toml")
-    return parser
+    """The CLI's own parser, every command registered."""
+    return build_parser()
 
 
 class ParseError(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 from pathlib import Path
@@ -10,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from sage200_doctor.diff import (
+from sage200_doctor.commands.diff import (
     DiffInputError,
-    command,
     companies_visible,
     compare,
     load_report,
@@ -263,7 +261,9 @@ def test_a_missing_file_is_refused(tmp_path: Path) -> None:
 
 
 def run(a: Path, b: Path, *, as_json: bool = False) -> int:
-    return command(argparse.Namespace(a=str(a), b=str(b), json=as_json))
+    from sage200_doctor.commands import main
+
+    return main(["diff", str(a), str(b), *(["--json"] if as_json else [])])
 
 
 def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sage200_doctor.engine.results import Acceptance, CheckResult, Exchange, Outcome, RunResult
-from sage200_doctor.fleet import (
-    FleetError,
-    clusters,
-    load_fleet,
-    result_from_json,
-    result_to_json,
-    worst_exit_code,
-)
+from sage200_doctor.config.fleet_file import FleetError, load_fleet
+from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
+from sage200_doctor.report.fleet import clusters, worst_exit_code
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -97,21 +91,6 @@ def test_unusable_files(tmp_path: Path, text: str, problem: str) -> None:
 
 def test_a_missing_file_is_a_fleet_error(tmp_path: Path) -> None:
     assert "cannot read" in problems_of(tmp_path / "absent.toml")[0]
-
-
-def test_a_check_result_survives_the_trip_to_the_controller() -> None:
-    result = CheckResult(
-        id="token.scope",
-        order=80,
-        title="Scope",
-        outcome=Outcome.FAILED,
-        summary="no offline_access",
-        guidance_ids=("faq.postman.offline-access",),
-        evidence=[Exchange("GET", "https://x/sites", {"a": "b"}, status=200, body_excerpt="[]")],
-        facts={"top": 100},
-        accepted=Acceptance(reason="known", expires="2099-01-01"),
-    )
-    assert result_from_json(result_to_json(result)) == result
 
 
 @pytest.mark.parametrize(

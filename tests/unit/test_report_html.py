@@ -1,13 +1,13 @@
-"""report.html's pieces: every value from a server or a user escaped, evidence collapsed,
-root cause and guidance first; and the junit wording built alongside."""
+"""report.html and its pieces: every value from a server or a user escaped, evidence collapsed,
+root cause and guidance first, complete without JavaScript; and junit.xml's wording."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sage200_doctor.engine.results import CheckResult, Exchange, Outcome
-from sage200_doctor.redact import DROPPED, Redactor
-from sage200_doctor.report import html as report_html
+from sage200_doctor.redact import Redactor
+from sage200_doctor.report import html as page
+from sage200_doctor.report import html_parts as report_html
+from sage200_doctor.report import junit
 from tests.unit.test_report_json import HOSTILE, TOKEN, sample_run
 
 
@@ -84,7 +84,7 @@ def test_root_cause_section_has_guidance_owner_link_and_next_step() -> None:
     assert "Usually fixed by" in section
     assert 'href="https://developer.sage.com/200/guides/postman/"' in section
     assert 'rel="noopener noreferrer"' in section
-    assert "1 later check(s) did not run because of it" in section
+    assert "1 later check(s) could not run because of it" in section
 
 
 def test_passing_run_says_so_without_a_root_cause() -> None:
@@ -99,7 +99,7 @@ def test_blocked_and_consequence_notes() -> None:
     assert 'Not run: it needs <a class="s2d-check" href="#gateway.subscription_key">' in blocked
     run.checks[3].outcome, run.checks[3].blocked_by = Outcome.FAILED, None
     later = report_html.check_panel(run.checks[3], run)
-    assert "This may be a consequence of the root cause" in later
+    assert "Also found: a fault of its own" in later
 
 
 def test_our_own_docs_are_not_broken_links() -> None:
@@ -114,44 +114,44 @@ def test_other_findings_list_warnings_with_guidance() -> None:
     assert "https://developer.sage.com/200/guides/query-parameters/" in section
 
 
-def test_junit_messages_name_the_root_cause() -> None:
+def test_junit_messages_name_the_root_cause_and_what_else_was_found() -> None:
     run = sample_run()
     root = run.checks[1]
-    assert report_html.failure_message(root, root).startswith(
-        "Root cause: gateway.subscription_key: "
-    )
+    assert junit.failure_text(root, run).startswith("Root cause: gateway.subscription_key: ")
     later = CheckResult("sites.list", 100, "Sites", Outcome.FAILED, "No sites.")
-    message = report_html.failure_message(later, root)
-    assert message.startswith("sites.list: No sites.")
-    assert "may be a consequence of the root cause, gateway.subscription_key" in message
-    assert report_html.skip_reason(run.checks[3], root) == (
+    run.checks.append(later)
+    assert junit.failure_text(later, run).startswith("Also found: sites.list: No sites.")
+    assert junit.skip_reason(run.checks[3], run) == (
         "blocked by gateway.subscription_key, which did not pass; "
         "root cause: gateway.subscription_key"
     )
-    assert report_html.first_failed(run.checks) is root
     broken = CheckResult("api.schema", 150, "Shapes", Outcome.ERROR, "sage200-doctor failed.")
-    assert report_html.failure_message(broken, root).startswith(
+    assert junit.failure_text(broken, run).startswith(
         "Internal error in sage200-doctor, api.schema: "
     )
 
 
-def test_sweep_file_redacts_in_place_and_drops_what_it_cannot(tmp_path: Path) -> None:
+def test_the_page_is_complete_without_javascript() -> None:
+    run = sample_run()
+    html = page.render_page(run, Redactor())
+    body = html[: html.index("<script>")]  # what a reader without JavaScript gets
+    for check in run.checks:
+        assert f'id="{check.id}"' in body
+        assert check.title.split()[0] in body
+    assert "Bearer [redacted]" in body  # evidence is in the page itself
+    assert 'name="viewport"' in html
+    assert "Content-Security-Policy" in html
+    assert "blocked by gateway.subscription_key" in body
+
+
+def test_a_late_learned_token_is_masked_in_the_data_not_in_the_markup() -> None:
+    run = sample_run()
+    run.checks[1].summary = f"echoed {TOKEN}"
     redactor = Redactor()
     redactor.add("access_token", TOKEN)
-    page = tmp_path / "report.html"
-    page.write_text(f"<p>{TOKEN}</p>", encoding="utf-8")
-    report_html.sweep_file(page, redactor)
-    assert TOKEN not in page.read_text(encoding="utf-8")
-
-    class Broken(Redactor):
-        def safe_text(self, value: str) -> str:
-            return DROPPED
-
-    page.write_text(f"<p>{TOKEN}</p>", encoding="utf-8")
-    report_html.sweep_file(page, Broken())
-    assert TOKEN not in page.read_text(encoding="utf-8")
-    assert "dropped" in page.read_text(encoding="utf-8")
-    report_html.sweep_file(tmp_path / "absent.html", redactor)  # nothing to do, no error
+    html = page.render_page(run, redactor)
+    assert TOKEN not in html
+    assert "echoed [redacted" in html
 
 
 def test_stylesheet_ships_with_the_package() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -65,11 +66,20 @@ def test_each_request_sent_ahead_answers_one_ask() -> None:
     assert third.json == [{"id": 3}]
 
 
+def sent(server: Counting, count: int) -> None:
+    """Wait until `count` requests reached the server (requests sent ahead leave on their own
+    thread; one still queued at close() is withdrawn, not listed)."""
+    deadline = time.monotonic() + 10
+    while len(server.seen) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def test_a_different_header_is_a_different_request() -> None:
     server = Counting()
     session = _session(server)
     session.send_ahead(URL, headers={"X-Company": "1"})
     session.request("GET", URL, headers={"X-Company": "2"})
+    sent(server, 2)
     assert len(server.seen) == 2
     session.close()
     assert session.unused_ahead == [f"GET {URL}"]
@@ -122,6 +132,7 @@ def test_posts_are_never_answered_from_a_get_sent_ahead() -> None:
     server = Counting()
     session = _session(server)
     session.send_ahead(URL)
+    sent(server, 1)
     session.request("POST", URL, form={"grant_type": "refresh_token"})
     assert [method for method, _ in server.seen] == ["GET", "POST"]
 
@@ -129,8 +140,10 @@ def test_posts_are_never_answered_from_a_get_sent_ahead() -> None:
 def test_unused_requests_are_listed_redacted() -> None:
     redactor = Redactor()
     redactor.add("access_token", "canary-ahead-secret-123")
-    session = _session(Counting(), redactor=redactor)
+    server = Counting()
+    session = _session(server, redactor=redactor)
     session.send_ahead(URL, params={"$filter": "reference eq 'canary-ahead-secret-123'"})
+    sent(server, 1)
     session.close()
     [unused] = session.unused_ahead
     assert unused.startswith("GET ")

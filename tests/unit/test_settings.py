@@ -245,7 +245,7 @@ def test_unknown_key_in_the_file_gets_did_you_mean_and_its_line(write_env: Write
     assert problem.key == "SAGE200_CLIENTID"
     assert problem.severity == "warning"
     assert "line 2" in problem.message
-    assert problem.suggestion == "did you mean SAGE200_CLIENT_ID?"
+    assert problem.suggestion == "Did you mean SAGE200_CLIENT_ID?"
     assert loaded.settings.client_id is None
     assert "SAGE200_CLIENTID" not in loaded.settings.raw
 
@@ -257,9 +257,9 @@ def test_unknown_keys_from_environment_and_flags() -> None:
     )
     by_key = {p.key: p for p in loaded.problems}
     assert set(by_key) == {"SAGE200_SUBSCRIPTION", "sage200_site_id", "SAGE200_TIMEOUT"}
-    assert by_key["SAGE200_SUBSCRIPTION"].suggestion == "did you mean SAGE200_SUBSCRIPTION_KEY?"
+    assert by_key["SAGE200_SUBSCRIPTION"].suggestion == "Did you mean SAGE200_SUBSCRIPTION_KEY?"
     assert "SAGE200_SITE_ID" in (by_key["sage200_site_id"].suggestion or "")
-    assert by_key["SAGE200_TIMEOUT"].suggestion == "did you mean SAGE200_TIMEOUT_S?"
+    assert by_key["SAGE200_TIMEOUT"].suggestion == "Did you mean SAGE200_TIMEOUT_S?"
     assert "flag" in by_key["SAGE200_TIMEOUT"].message
     assert all(p.severity == "warning" for p in loaded.problems)
 
@@ -268,8 +268,8 @@ def test_near_miss_without_prefix_in_the_file_is_reported(write_env: WriteEnv) -
     loaded = load(write_env("CLIENT_ID=abc\nSAGE_200_SITE_ID=x\nDATABASE_URL=postgres://db\n"))
     by_key = {p.key: p for p in loaded.problems}
     assert set(by_key) == {"CLIENT_ID", "SAGE_200_SITE_ID"}
-    assert by_key["CLIENT_ID"].suggestion == "did you mean SAGE200_CLIENT_ID?"
-    assert by_key["SAGE_200_SITE_ID"].suggestion == "did you mean SAGE200_SITE_ID?"
+    assert by_key["CLIENT_ID"].suggestion == "Did you mean SAGE200_CLIENT_ID?"
+    assert by_key["SAGE_200_SITE_ID"].suggestion == "Did you mean SAGE200_SITE_ID?"
 
 
 @pytest.mark.parametrize(
@@ -293,6 +293,31 @@ def test_did_you_mean_stays_quiet_when_nothing_is_close() -> None:
     assert did_you_mean("DATABASE_URL") is None
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("", "holds no PEM certificate"),
+        ("-----BEGIN CERTIFICATE-----\nnot base64\n", "holds no PEM certificate"),
+    ],
+)
+def test_ca_bundle_that_holds_no_certificate_is_an_error(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(content)
+    loaded = load(environ={"SAGE200_CA_BUNDLE": str(bundle)})
+    (found,) = loaded.problems
+    assert problem in found.message
+    assert loaded.settings.ca_bundle is None
+
+
+def test_a_ca_path_too_long_for_the_file_system_is_an_error() -> None:
+    loaded = load(environ={"SAGE200_CA_BUNDLE": "/" + "x" * 5000})
+    (found,) = loaded.problems
+    assert "not a usable file path" in found.message
+    assert "x" * 300 not in found.message
+
+
 def test_proxy_variables_in_the_file_are_flagged(write_env: WriteEnv) -> None:
     loaded = load(write_env("HTTPS_PROXY=http://proxy:8080\nno_proxy=localhost\n"))
     assert keys_of(loaded.problems, "warning") == ["HTTPS_PROXY", "no_proxy"]
@@ -303,7 +328,7 @@ def test_unknown_edition_is_an_error_with_a_suggestion() -> None:
     loaded = load(environ={"SAGE200_EDITION": "profesional"})
     (problem,) = loaded.problems
     assert (problem.key, problem.severity) == ("SAGE200_EDITION", "error")
-    assert problem.suggestion == "did you mean professional?"
+    assert problem.suggestion == "Did you mean professional?"
     assert loaded.settings.edition == "profesional"
     assert loaded.settings.api_base_url == STANDARD
 
@@ -354,8 +379,10 @@ def test_concurrency_accepts_1_to_32(value: str, width: int) -> None:
 
 
 def test_ca_bundle_that_exists_is_kept(tmp_path: Path) -> None:
+    import certifi
+
     bundle = tmp_path / "ca.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    bundle.write_text(Path(certifi.where()).read_text(encoding="utf-8"))
     loaded = load(environ={"SAGE200_CA_BUNDLE": str(bundle)})
     assert loaded.problems == ()
     assert loaded.settings.ca_bundle == str(bundle)

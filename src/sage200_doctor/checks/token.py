@@ -47,24 +47,31 @@ def _refresh(run: Diagnosis, method: str) -> oauth.TokenGrant | oauth.TokenError
     settings = run.settings
     assert settings.refresh_token is not None
     assert settings.client_id is not None
-    answer = oauth.refresh(
-        run.session,
-        token_url=settings.token_url.strip(),
-        refresh_token=settings.refresh_token.reveal().strip(),
-        client_id=settings.client_id.strip(),
-        client_secret=settings.client_secret.reveal().strip() if settings.client_secret else None,
-        method=method,
-    )
+    # Critical: once the grant is sent, its answer may hold the only working refresh token
+    # (rotation), so even a stopped run waits for it and saves it before ending.
+    with run.control.critical():
+        answer = oauth.refresh(
+            run.session,
+            token_url=settings.token_url.strip(),
+            refresh_token=settings.refresh_token.reveal().strip(),
+            client_id=settings.client_id.strip(),
+            client_secret=(
+                settings.client_secret.reveal().strip() if settings.client_secret else None
+            ),
+            method=method,
+        )
+        result = oauth.parse_token_answer(answer)
+        if isinstance(result, oauth.TokenGrant):
+            run.learn_secret("access_token", result.access_token)
+            run.learn_secret("refresh_token", result.refresh_token)
+            run.rotation = keep_rotated_refresh_token(
+                run.settings, result.refresh_token, save_rotated=run.save_rotated
+            )
     if answer.problem is not None:
         fail(
             f"The token endpoint could not be reached: {answer.problem.sentence}",
             guidance=("guide.network",),
         )
-    result = oauth.parse_token_answer(answer)
-    if isinstance(result, oauth.TokenGrant):
-        run.learn_secret("access_token", result.access_token)
-        run.learn_secret("refresh_token", result.refresh_token)
-        keep_rotated_refresh_token(run, result.refresh_token)
     return result
 
 

@@ -9,38 +9,48 @@ named by --save-rotated, or failing that to a private file in the user's home.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from sage200_doctor.config.envfile import update_env_file
-from sage200_doctor.engine.diagnosis import Diagnosis, RotationRecord
+from sage200_doctor.config.settings import Settings
 
 KEY = "SAGE200_REFRESH_TOKEN"
+
+
+@dataclass
+class RotationRecord:
+    """Where a rotated refresh token was saved, so the run can say so (never the value)."""
+
+    saved_to: Path | None
+    backup: Path | None
+    note: str
 
 
 def fallback_directory() -> Path:
     return Path.home() / ".sage200-doctor"
 
 
-def keep_rotated_refresh_token(run: Diagnosis, new_token: str | None) -> None:
-    configured = run.settings.refresh_token
+def keep_rotated_refresh_token(
+    settings: Settings, new_token: str | None, *, save_rotated: Path | None
+) -> RotationRecord | None:
+    """Save `new_token` where the user will find it; None when nothing was rotated."""
+    configured = settings.refresh_token
     if new_token is None or configured is None or new_token == configured.reveal().strip():
-        return
-    source = run.settings.sources.get(KEY)
-    if source == "file" and run.settings.env_file is not None:
-        backup = update_env_file(run.settings.env_file, {KEY: new_token})
-        run.rotation = RotationRecord(
-            run.settings.env_file,
+        return None
+    source = settings.sources.get(KEY)
+    if source == "file" and settings.env_file is not None:
+        backup = update_env_file(settings.env_file, {KEY: new_token})
+        return RotationRecord(
+            settings.env_file,
             backup,
-            f"Sage ID rotated the refresh token; the new one was saved to {run.settings.env_file} "
+            f"Sage ID rotated the refresh token; the new one was saved to {settings.env_file} "
             f"(previous file kept as {backup}).",
         )
-        return
-    target = (
-        run.save_rotated or fallback_directory() / f"rotated-{time.strftime('%Y%m%dT%H%M%S')}.env"
-    )
+    target = save_rotated or fallback_directory() / f"rotated-{time.strftime('%Y%m%dT%H%M%S')}.env"
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     backup = update_env_file(target, {KEY: new_token})
-    run.rotation = RotationRecord(
+    return RotationRecord(
         target,
         backup,
         f"Sage ID rotated the refresh token, which came from the {source or 'command line'}: "

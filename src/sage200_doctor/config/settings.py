@@ -5,94 +5,62 @@ line flags, each layer overriding the one before. Loading never raises for a bad
 problem is collected in one pass so the user fixes them all at once, and the `config.*` checks turn
 them into findings. Values are kept exactly as given (apart from python-dotenv's own unquoting) so
 that `config.values` can point at a stray space or a typographic quote instead of us hiding it.
+Which keys exist, which are secret and how each is parsed is the table in `keys.py`.
 """
 
 from __future__ import annotations
 
 import codecs
-import difflib
-import hmac
 import io
 import logging
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-PREFIX: Final = "SAGE200_"
+from sage200_doctor.config.keys import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_EXPIRY_WARNING_DAYS,
+    DEFAULT_REFRESH_TOKEN_MAX_DAYS,
+    EDITION_BASE_URLS,
+    KEYS,
+    KNOWN_KEYS,
+    PREFIX,
+    SECRET_FIELDS,
+    SECRET_KEYS,
+    ConfigProblem,
+    Parsing,
+    did_you_mean,
+    url_problem,
+)
+from sage200_doctor.config.secret import Secret
+from sage200_doctor.errors import UsageError as _UsageError
 
-# The one list of known keys: (name, is it a secret). Adding a key is one line here (plus a field
-# on Settings if the code needs it typed); unknown-key detection and masking follow from it.
-_KEY_TABLE: Final[tuple[tuple[str, bool], ...]] = (
-    ("SAGE200_EDITION", False),
-    ("SAGE200_API_BASE_URL", False),
-    ("SAGE200_AUTH_URL", False),
-    ("SAGE200_TOKEN_URL", False),
-    ("SAGE200_AUDIENCE", False),
-    ("SAGE200_CLIENT_ID", False),
-    ("SAGE200_CLIENT_SECRET", True),
-    ("SAGE200_CLIENT_AUTH", False),
-    ("SAGE200_REDIRECT_URI", False),
-    ("SAGE200_SCOPE", False),
-    ("SAGE200_ACCESS_TOKEN", True),
-    ("SAGE200_AUTHORIZATION", True),
-    ("SAGE200_REFRESH_TOKEN", True),
-    ("SAGE200_SUBSCRIPTION_KEY", True),
-    ("SAGE200_SITE_ID", False),
-    ("SAGE200_COMPANY_ID", False),
-    ("SAGE200_CUSTOMER_REFERENCE", False),
-    ("SAGE200_TIMEOUT_S", False),
-    ("SAGE200_CONCURRENCY", False),
-    ("SAGE200_CA_BUNDLE", False),
-    ("SAGE200_REFRESH_TOKEN_ISSUED_AT", False),
-    ("SAGE200_REFRESH_TOKEN_MAX_DAYS", False),
-    ("SAGE200_CLIENT_SECRET_EXPIRES", False),
-    ("SAGE200_EXPIRY_WARNING_DAYS", False),
-)
-KNOWN_KEYS: Final[tuple[str, ...]] = tuple(name for name, _ in _KEY_TABLE)
-SECRET_KEYS: Final[frozenset[str]] = frozenset(name for name, secret in _KEY_TABLE if secret)
+if TYPE_CHECKING:
+    from sage200_doctor.redact import Redactor
 
-EDITION_BASE_URLS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "standard": "https://api.columbus.sage.com/uk/sage200/accounts/v1/",
-        "professional": "https://api.columbus.sage.com/uk/sage200extra/accounts/v1/",
-    }
-)
-CLIENT_AUTH_METHODS: Final = ("basic", "body")
-DEFAULT_TIMEOUT_S: Final = 20.0
-DEFAULT_CONCURRENCY: Final = 16  # requests in flight at once; 1 sends them one at a time
-MAX_CONCURRENCY: Final = 32
-DEFAULT_REFRESH_TOKEN_MAX_DAYS: Final = 90  # the longest lifetime Sage ID credentials allow
-DEFAULT_EXPIRY_WARNING_DAYS: Final = 14
-DEFAULTS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "SAGE200_API_BASE_URL": EDITION_BASE_URLS["standard"],
-        "SAGE200_AUTH_URL": "https://id.sage.com/authorize",
-        "SAGE200_TOKEN_URL": "https://id.sage.com/oauth/token",
-        "SAGE200_AUDIENCE": "s200ukipd/sage200",
-        "SAGE200_CLIENT_AUTH": "basic",
-        "SAGE200_SCOPE": "openid profile email offline_access",
-        "SAGE200_TIMEOUT_S": "20",
-    }
-)
+__all__ = [
+    "KNOWN_KEYS",
+    "SECRET_KEYS",
+    "ConfigProblem",
+    "LoadedSettings",
+    "Secret",
+    "Settings",
+    "UsageError",
+    "did_you_mean",
+    "load_settings",
+]
+
 # Proxy variables only work from the real environment; in the env file they are silently useless.
-_PROXY_KEYS: Final = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"})
-_MASK: Final = "**********"
-_SECRET_FIELDS: Final = (
-    "client_secret",
-    "access_token",
-    "authorization",
-    "refresh_token",
-    "subscription_key",
-)
+PROXY_KEYS: Final = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 class _DropUnparsedLineWarnings(logging.Filter):
@@ -106,56 +74,15 @@ class _DropUnparsedLineWarnings(logging.Filter):
 logging.getLogger("dotenv.main").addFilter(_DropUnparsedLineWarnings())
 
 Source = Literal["file", "environment", "flag", "default"]
-Severity = Literal["error", "warning"]
 
 
-class Secret:
-    """A secret string that hides itself: only `reveal()` gives the value back."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __str__(self) -> str:
-        return _MASK
-
-    def __repr__(self) -> str:
-        return _MASK
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        # Constant time, so a comparison never becomes a timing oracle for the value.
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One thing wrong with the configuration. Never carries a secret value."""
-
-    key: str
-    message: str
-    severity: Severity
-    suggestion: str | None = None
-
-
-class UsageError(Exception):
-    """The env file named on the command line cannot be read (the CLI exits with 4)."""
+class UsageError(_UsageError):
+    """The env file named on the command line cannot be read (exit 4)."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The effective configuration after all layers were applied."""
+    """The effective configuration after all layers were applied (fields: see keys.KEYS)."""
 
     edition: str | None
     api_base_url: str
@@ -190,29 +117,78 @@ class Settings:
         """True when the user gave `key` a value (file, environment or flag), not a default."""
         return key in self.raw
 
+    @property
+    def usable_ca_bundle(self) -> str | None:
+        """The extra CA file, when it could be loaded (a bad one is a config finding; TLS is
+        still verified with the default roots meanwhile)."""
+        return self.ca_bundle
+
     def public_summary(self) -> dict[str, str]:
         """What may be shown anywhere: plain settings, and only "set"/"not set" for secrets."""
-        plain = (
-            "edition",
-            "api_base_url",
-            "auth_url",
-            "token_url",
-            "audience",
-            "client_id",
-            "client_auth",
-            "scope",
-            "redirect_uri",
-            "site_id",
-            "company_id",
-            "customer_reference",
-            "ca_bundle",
-        )
-        summary = {name: _or_not_set(getattr(self, name)) for name in plain}
-        summary["timeout_s"] = f"{self.timeout_s:g}"
-        summary["concurrency"] = str(self.concurrency)
-        for name in _SECRET_FIELDS:
-            summary[name] = "set" if getattr(self, name) else "not set"
+        summary: dict[str, str] = {}
+        for key in KEYS:
+            value = getattr(self, key.field)
+            if key.secret:
+                summary[key.field] = "set" if value else "not set"
+            else:
+                summary[key.field] = "not set" if value is None else _shown(value)
         return summary
+
+    def environment_summary(self) -> dict[str, Any]:
+        """Where a run points, for every report's environment section (no secret, no userinfo)."""
+        return {
+            "edition": self.edition,
+            "api_base_url": without_userinfo(self.api_base_url),
+            "token_url": without_userinfo(self.token_url),
+            "site_id": self.site_id,
+            "company_id": self.company_id,
+        }
+
+    def secrets(self) -> Iterable[tuple[str, Secret]]:
+        """(label, value) of every configured secret."""
+        for name in SECRET_FIELDS:
+            value = getattr(self, name)
+            if value:
+                yield name, value
+
+    def redactor(self) -> Redactor:
+        """A redactor that knows every secret of these settings (see `redactor_for`)."""
+        return redactor_for(self)
+
+
+def redactor_for(*environments: Settings) -> Redactor:
+    """A redactor that knows every configured secret of these environments, the Basic pair that
+    encodes each client secret, and the passwords of the proxies in the environment."""
+    from sage200_doctor.redact import Redactor
+
+    redactor = Redactor()
+    for settings in environments:
+        for name, value in settings.secrets():
+            redactor.add(name, value)
+        if settings.client_id and settings.client_secret:
+            redactor.add_basic_credentials(
+                settings.client_id.strip(), settings.client_secret.reveal().strip()
+            )
+    for variable in PROXY_KEYS:
+        password = urlsplit(os.environ.get(variable) or os.environ.get(variable.lower()) or "")
+        if password.password:
+            redactor.add("proxy_password", password.password)
+    return redactor
+
+
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without `user:password@` (userinfo is a credential wherever it appears)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True)
@@ -235,13 +211,14 @@ def load_settings(
     """
     if env_file is None and default_env_file.is_file():
         env_file = default_env_file
-    problems: list[ConfigProblem] = []
+    environ = os.environ if environ is None else environ
+    problems: list[ConfigProblem] = proxy_problems(environ)
     file_values: dict[str, str] = {}
     if env_file is not None:
         file_values = _read_env_file(env_file, problems)
     layers: tuple[tuple[Source, Mapping[str, str]], ...] = (
         ("file", file_values),
-        ("environment", _prefixed(os.environ if environ is None else environ)),
+        ("environment", _prefixed(environ)),
         ("flag", dict(overrides or {})),
     )
     for source, values in layers[1:]:
@@ -293,7 +270,7 @@ def _decode(data: bytes, path: Path, problems: list[ConfigProblem]) -> str:
 
 def _not_utf8(path: Path, number: int, key: str | None) -> ConfigProblem:
     return ConfigProblem(
-        key=key or str(path),
+        key=safe_key_label(key) if key else str(path),
         message=(
             f"line {number} of {path} is not UTF-8 text; an editor probably saved it in another"
             " encoding (Windows-1252 turns typographic quotes and £ into such bytes)"
@@ -336,9 +313,10 @@ def _first_line(original: str, line: int) -> int:
 
 
 def _unparsable(path: Path, line: int, key: str | None) -> ConfigProblem:
-    names = f" (it seems to set {key})" if key else ""
+    label = safe_key_label(key) if key else None
+    names = f" (it seems to set {label})" if label else ""
     return ConfigProblem(
-        key=key or str(path),
+        key=label or str(path),
         message=f"line {line} of {path} could not be read as KEY=value and was ignored{names}",
         severity="error" if key and key.upper().startswith(PREFIX) else "warning",
         suggestion=(
@@ -350,8 +328,10 @@ def _unparsable(path: Path, line: int, key: str | None) -> ConfigProblem:
 
 def _no_equals(path: Path, line: int, key: str) -> ConfigProblem:
     if key.upper().startswith(PREFIX):
-        message = f"{key} on line {line} of {path} has no '=', so it sets nothing"
-        return ConfigProblem(key, message, "warning", f"Write {key}=value, or delete the line.")
+        label = safe_key_label(key)
+        name = label.split(" ", 1)[0] if label.upper().startswith(PREFIX) else "KEY"
+        message = f"{label} on line {line} of {path} has no '=', so it sets nothing"
+        return ConfigProblem(name, message, "warning", f"Write {name}=value, or delete the line.")
     # Not a name we know: it may be the tail of a long value wrapped onto its own line, so the
     # text itself is never repeated here.
     message = f"line {line} of {path} is neither a comment nor KEY=value, so it is ignored"
@@ -378,32 +358,48 @@ def _prefixed(environ: Mapping[str, str]) -> dict[str, str]:
 
 def _unknown_keys(values: Mapping[str, str], source: Source) -> list[ConfigProblem]:
     where = {"environment": "in the environment", "flag": "given as a flag"}.get(source, source)
-    problems: list[ConfigProblem] = []
-    for key in values:
-        if key not in KNOWN_KEYS:
-            problems.append(_unknown(key, where, did_you_mean(key)))
-    return problems
+    return [_unknown(key, where) for key in values if key not in KNOWN_KEYS]
 
 
 def _unknown_file_key(key: str, where: str) -> list[ConfigProblem]:
-    if key.upper() in _PROXY_KEYS:
+    if key.upper() in PROXY_KEYS:
         return [_proxy_in_file(key, where)]
     if key in KNOWN_KEYS:
         return []
-    suggestion = did_you_mean(key)
     # Other keys in a shared .env (DATABASE_URL, ...) are not ours; only flag near misses.
-    if key.upper().startswith(PREFIX) or suggestion is not None:
-        return [_unknown(key, where, suggestion)]
+    if key.upper().startswith(PREFIX) or did_you_mean(key) is not None:
+        return [_unknown(key, where)]
     return []
 
 
-def _unknown(key: str, where: str, suggestion: str | None) -> ConfigProblem:
+def _unknown(key: str, where: str) -> ConfigProblem:
+    label = safe_key_label(key)
+    close = did_you_mean(key)
+    suggestion = None
+    if close is not None:
+        case = " (keys are case-sensitive)" if close == key.upper() else ""
+        suggestion = f"Did you mean {close}?{case}"
     return ConfigProblem(
-        key=key,
-        message=f"{key} ({where}) is not a setting sage200-doctor knows, so it is ignored",
+        key=label,
+        message=f"{label} ({where}) is not a setting sage200-doctor knows, so it is ignored",
         severity="warning",
         suggestion=suggestion,
     )
+
+
+_KEY_LIKE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
+
+
+def safe_key_label(key: str) -> str:
+    """How to name a key a line seems to set without echoing a value glued to it.
+
+    `SAGE200_CLIENT_SECRETs3cr3t` or `SAGE200_CLIENT_SECRET-s3cr3t` (a missing `=`) would print
+    the secret if quoted whole: a known key at its start is named alone, and anything that does
+    not look like a key name is not shown at all."""
+    for known in sorted(KNOWN_KEYS, key=len, reverse=True):
+        if key.upper().startswith(known) and len(key) > len(known):
+            return f"{known} (followed by other text instead of '=')"
+    return key if _KEY_LIKE.fullmatch(key) else "a line's key (not shown: it may hold a value)"
 
 
 def _proxy_in_file(key: str, where: str) -> ConfigProblem:
@@ -413,22 +409,6 @@ def _proxy_in_file(key: str, where: str) -> ConfigProblem:
         severity="warning",
         suggestion=f"Set {key.upper()} in the environment instead (see docs/network.md).",
     )
-
-
-def did_you_mean(key: str) -> str | None:
-    """A "did you mean SAGE200_X?" hint for a mistyped key, or None when nothing is close."""
-    candidate = key.upper()
-    if candidate in KNOWN_KEYS:
-        return f"did you mean {candidate}? (keys are case-sensitive)"
-    if PREFIX + candidate in KNOWN_KEYS:
-        return f"did you mean {PREFIX + candidate}?"
-    if candidate.startswith(PREFIX):
-        # Compare what follows the prefix: every key shares it, which would make all look close.
-        suffixes = [known.removeprefix(PREFIX) for known in KNOWN_KEYS]
-        close = difflib.get_close_matches(candidate.removeprefix(PREFIX), suffixes, n=1)
-        return f"did you mean {PREFIX + close[0]}?" if close else None
-    close = difflib.get_close_matches(candidate, KNOWN_KEYS, n=1, cutoff=0.85)
-    return f"did you mean {close[0]}?" if close else None
 
 
 # --- merging the layers -----------------------------------------------------------------------
@@ -464,7 +444,7 @@ def _hidden_by_empty(key: str, source: Source, hidden: Source) -> ConfigProblem:
     )
 
 
-# --- building typed settings ------------------------------------------------------------------
+# --- building typed settings -------------------------------------------------------------
 
 
 def _build(
@@ -473,47 +453,19 @@ def _build(
     env_file: Path | None,
     problems: list[ConfigProblem],
 ) -> Settings:
-    edition = _edition(merged.get("SAGE200_EDITION"), problems)
-    defaults = dict(DEFAULTS)
-    if edition is not None and edition in EDITION_BASE_URLS:
-        defaults["SAGE200_API_BASE_URL"] = EDITION_BASE_URLS[edition]
-    for key in defaults:
-        sources.setdefault(key, "default")
-    values = {**defaults, **merged}
-
-    def secret(key: str) -> Secret | None:
-        return Secret(values[key]) if key in values else None
-
+    values: dict[str, Any] = {}
+    for key in KEYS:
+        text = merged.get(key.name, key.default)
+        if key.name not in merged and key.default is not None:
+            sources.setdefault(key.name, "default")
+        values[key.field] = None if text is None else key.parse(text, Parsing(key, problems))
+    if values["api_base_url"] is None:
+        edition = values["edition"] if values["edition"] in EDITION_BASE_URLS else "standard"
+        values["api_base_url"] = EDITION_BASE_URLS[edition]
+        sources.setdefault("SAGE200_API_BASE_URL", "default")
     return Settings(
-        edition=edition,
-        api_base_url=values["SAGE200_API_BASE_URL"],
-        auth_url=values["SAGE200_AUTH_URL"],
-        token_url=values["SAGE200_TOKEN_URL"],
-        audience=values["SAGE200_AUDIENCE"],
-        scope=values["SAGE200_SCOPE"],
-        client_id=values.get("SAGE200_CLIENT_ID"),
-        client_secret=secret("SAGE200_CLIENT_SECRET"),
-        client_auth=_client_auth(merged.get("SAGE200_CLIENT_AUTH"), problems),
-        redirect_uri=values.get("SAGE200_REDIRECT_URI"),
-        access_token=secret("SAGE200_ACCESS_TOKEN"),
-        authorization=secret("SAGE200_AUTHORIZATION"),
-        refresh_token=secret("SAGE200_REFRESH_TOKEN"),
-        subscription_key=secret("SAGE200_SUBSCRIPTION_KEY"),
-        site_id=values.get("SAGE200_SITE_ID"),
-        company_id=values.get("SAGE200_COMPANY_ID"),
-        customer_reference=values.get("SAGE200_CUSTOMER_REFERENCE"),
-        timeout_s=_timeout(merged.get("SAGE200_TIMEOUT_S"), problems),
-        ca_bundle=_ca_bundle(merged.get("SAGE200_CA_BUNDLE"), problems),
+        **values,
         env_file=env_file,
-        concurrency=_concurrency(merged.get("SAGE200_CONCURRENCY"), problems),
-        refresh_token_issued_at=_moment(merged.get("SAGE200_REFRESH_TOKEN_ISSUED_AT"), problems),
-        refresh_token_max_days=_days(
-            "SAGE200_REFRESH_TOKEN_MAX_DAYS", DEFAULT_REFRESH_TOKEN_MAX_DAYS, merged, problems
-        ),
-        client_secret_expires=_day(merged.get("SAGE200_CLIENT_SECRET_EXPIRES"), problems),
-        expiry_warning_days=_days(
-            "SAGE200_EXPIRY_WARNING_DAYS", DEFAULT_EXPIRY_WARNING_DAYS, merged, problems, minimum=0
-        ),
         sources=MappingProxyType(sources),
         raw=MappingProxyType(_raw(merged)),
     )
@@ -523,165 +475,26 @@ def _raw(merged: Mapping[str, str]) -> dict[str, str | Secret]:
     return {key: Secret(value) if key in SECRET_KEYS else value for key, value in merged.items()}
 
 
-def _edition(value: str | None, problems: list[ConfigProblem]) -> str | None:
-    """Canonical edition name; an unknown one is kept as given (and reported)."""
-    if value is None:
-        return None
-    canonical = value.strip().lower()
-    if canonical in EDITION_BASE_URLS:
-        return canonical
-    close = difflib.get_close_matches(canonical, list(EDITION_BASE_URLS), n=1)
-    problems.append(
-        ConfigProblem(
-            key="SAGE200_EDITION",
-            message="SAGE200_EDITION must be standard or professional; the standard API base"
-            " URL is used until it is fixed",
-            severity="error",
-            suggestion=f"did you mean {close[0]}?" if close else "Use standard or professional.",
-        )
-    )
-    return value
-
-
-def _client_auth(value: str | None, problems: list[ConfigProblem]) -> str:
-    if value is None:
-        return DEFAULTS["SAGE200_CLIENT_AUTH"]
-    canonical = value.strip().lower()
-    if canonical in CLIENT_AUTH_METHODS:
-        return canonical
-    problems.append(
-        ConfigProblem(
-            key="SAGE200_CLIENT_AUTH",
-            message="SAGE200_CLIENT_AUTH must be basic (HTTP Basic header) or body (form"
-            " fields); basic is used until it is fixed",
-            severity="error",
-            suggestion="Use basic, or body if your client sends client_id and secret as fields.",
-        )
-    )
-    return DEFAULTS["SAGE200_CLIENT_AUTH"]
-
-
-def _timeout(value: str | None, problems: list[ConfigProblem]) -> float:
-    if value is None:
-        return DEFAULT_TIMEOUT_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if math.isfinite(seconds) and seconds > 0:
-        return seconds
-    problems.append(
-        ConfigProblem(
-            key="SAGE200_TIMEOUT_S",
-            message="SAGE200_TIMEOUT_S must be a positive number of seconds; the default of"
-            f" {DEFAULT_TIMEOUT_S:g} is used until it is fixed",
-            severity="error",
-            suggestion="For example SAGE200_TIMEOUT_S=30",
-        )
-    )
-    return DEFAULT_TIMEOUT_S
-
-
-def _ca_bundle(value: str | None, problems: list[ConfigProblem]) -> str | None:
-    """The bundle path as given; None when it names no file, so no client ever tries to load it."""
-    if value is None or Path(value).is_file():
-        return value
-    reason = "is not a file" if Path(value).exists() else "does not exist"
-    hint = " (~ is not expanded here)" if value.startswith("~") else ""
-    problems.append(
-        ConfigProblem(
-            key="SAGE200_CA_BUNDLE",
-            message=f"SAGE200_CA_BUNDLE names {value!r}, which {reason}{hint}; relative paths"
-            f" are taken from the directory sage200-doctor runs in ({Path.cwd()})",
-            severity="error",
-            suggestion="Point it at the PEM file of your organisation's root CA (docs/network.md).",
-        )
-    )
-    return None
-
-
-def _moment(value: str | None, problems: list[ConfigProblem]) -> datetime | None:
-    """An ISO date or date-time; a date means its midnight, and no zone means UTC."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        problems.append(
-            ConfigProblem(
-                key="SAGE200_REFRESH_TOKEN_ISSUED_AT",
-                message="SAGE200_REFRESH_TOKEN_ISSUED_AT must be an ISO 8601 date or date-time"
-                " (when you signed in); the refresh token's age is unknown until it is fixed",
-                severity="error",
-                suggestion="For example SAGE200_REFRESH_TOKEN_ISSUED_AT=2026-11-23T09:30:00Z",
+def proxy_problems(environ: Mapping[str, str]) -> list[ConfigProblem]:
+    """Proxy variables no HTTP client could use (malformed, or a SOCKS proxy)."""
+    problems: list[ConfigProblem] = []
+    for variable in PROXY_KEYS[:3]:
+        value = environ.get(variable) or environ.get(variable.lower())
+        if not value:
+            continue
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme.startswith("socks"):
+            reason = "is a SOCKS proxy; only http:// and https:// proxies are supported"
+        else:
+            problem = url_problem(value.strip())
+            reason = f"is not a usable proxy URL: {problem}" if problem else ""
+        if reason:
+            problems.append(
+                ConfigProblem(
+                    variable,
+                    f"{variable} (in the environment) {reason}",
+                    "error",
+                    "Write it as http://proxy.example:3128 (see docs/network.md).",
+                )
             )
-        )
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _day(value: str | None, problems: list[ConfigProblem]) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        problems.append(
-            ConfigProblem(
-                key="SAGE200_CLIENT_SECRET_EXPIRES",
-                message="SAGE200_CLIENT_SECRET_EXPIRES must be an ISO 8601 date (YYYY-MM-DD); the"
-                " client secret's expiry is unknown until it is fixed",
-                severity="error",
-                suggestion="For example SAGE200_CLIENT_SECRET_EXPIRES=2027-01-31",
-            )
-        )
-        return None
-
-
-def _days(
-    key: str,
-    default: int,
-    merged: Mapping[str, str],
-    problems: list[ConfigProblem],
-    *,
-    minimum: int = 1,
-) -> int:
-    value = merged.get(key)
-    if value is None:
-        return default
-    text = value.strip()
-    if re.fullmatch(r"[0-9]{1,4}", text) and minimum <= int(text) <= 3650:
-        return int(text)
-    problems.append(
-        ConfigProblem(
-            key=key,
-            message=f"{key} must be a whole number of days between {minimum} and 3650; the"
-            f" default of {default} is used until it is fixed",
-            severity="error",
-            suggestion=f"For example {key}={default}",
-        )
-    )
-    return default
-
-
-def _concurrency(value: str | None, problems: list[ConfigProblem]) -> int:
-    if value is None:
-        return DEFAULT_CONCURRENCY
-    text = value.strip()
-    if re.fullmatch(r"[0-9]{1,2}", text) and 1 <= int(text) <= MAX_CONCURRENCY:
-        return int(text)
-    problems.append(
-        ConfigProblem(
-            key="SAGE200_CONCURRENCY",
-            message=f"SAGE200_CONCURRENCY must be a whole number from 1 (one request at a time)"
-            f" to {MAX_CONCURRENCY}; the default of {DEFAULT_CONCURRENCY} is used until it is fixed",
-            severity="error",
-            suggestion="For example SAGE200_CONCURRENCY=1 for a gateway that limits bursts",
-        )
-    )
-    return DEFAULT_CONCURRENCY
-
-
-def _or_not_set(value: object) -> str:
-    return "not set" if value is None else str(value)
+    return problems

@@ -180,12 +180,30 @@ SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in _ALL}
 
 
 def scenario_config(name: str) -> EmulatorConfig:
-    """The config of a named scenario; KeyError naming the valid ones otherwise."""
-    try:
-        return SCENARIOS[name].config
-    except KeyError:
+    """The config of a named scenario, or of several joined with '+' (their faults together:
+    each adds the settings it changes from a healthy config; a later one wins a conflict).
+    KeyError naming the valid ones for an unknown name."""
+    parts = name.split("+")
+    unknown = [part for part in parts if part not in SCENARIOS]
+    if unknown:
         valid = ", ".join(sorted(SCENARIOS))
-        raise KeyError(f"unknown scenario {name!r}; valid scenarios: {valid}") from None
+        raise KeyError(f"unknown scenario {unknown[0]!r}; valid scenarios: {valid}")
+    if len(parts) == 1:
+        return SCENARIOS[name].config
+    healthy = EmulatorConfig()
+    changes: dict[str, Any] = {}
+    for part in parts:
+        config = SCENARIOS[part].config
+        for item in dataclasses.fields(config):
+            value = getattr(config, item.name)
+            if item.name != "scenario" and value != getattr(healthy, item.name):
+                changes[item.name] = value
+    return dataclasses.replace(healthy, scenario=name, **changes)
+
+
+def describe(name: str) -> str:
+    """A scenario's description; for a combination, its parts' joined."""
+    return " + ".join(SCENARIOS[part].description for part in name.split("+"))
 
 
 def with_settings(name: str, **settings: Any) -> EmulatorConfig:

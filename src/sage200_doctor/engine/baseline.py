@@ -13,8 +13,8 @@ An accepted failure or warning keeps its outcome but no longer decides the verdi
 code, up to and including its `expires` date. After that it no longer applies, and the run says
 so. An entry whose finding no longer occurs is reported as stale, so the file does not rot.
 
-`apply_baseline` is a pure function over a `RunResult`; `BaselineHook` applies it inside a run
-(before report.json, the HTML page and the terminal summary are written).
+`apply_baseline` is a pure function over a `RunResult`; the engine applies it once, so every
+output (report.json, junit.xml, report.html, the terminal) sees the same accepted findings.
 """
 
 from __future__ import annotations
@@ -22,23 +22,22 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import tomllib
-from collections.abc import Collection, Generator
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from sage200_doctor.engine.results import Acceptance, CheckResult, Outcome, RunResult
+from sage200_doctor.errors import UsageError
 
 ENTRY_KEYS = ("check", "reason", "expires", "environment", "match")
 ACCEPTABLE = (Outcome.FAILED, Outcome.WARNING)
 """An `error` is a bug in sage200-doctor and a `blocked` check found nothing: never accepted."""
 
 
-class BaselineError(Exception):
-    """The baseline file cannot be used (the CLI exits with 4, the usage-error code)."""
+class BaselineError(UsageError):
+    """The baseline file cannot be used (exit 4, the usage-error code)."""
 
 
 @dataclass(frozen=True)
@@ -225,59 +224,3 @@ def _no_longer_occurs(check: CheckResult | None) -> bool:
     """The check ran and did not report the accepted finding. A check that did not run (blocked,
     or left out with --only) says nothing either way, so its entry is not called stale."""
     return check is not None and check.outcome not in (Outcome.BLOCKED, Outcome.ERROR)
-
-
-def describe_notes(notes: dict[str, Any] | None) -> list[str]:
-    """Terminal lines for what the baseline did (empty without a baseline)."""
-    if notes is None:
-        return []
-    lines = [f"Baseline {notes['file']}:"]
-    for entry in notes["accepted"]:
-        lines.append(
-            f"  accepted {entry['check']} until {entry['expires']}: {entry['reason']} "
-            "(its finding does not count against the verdict)"
-        )
-    for entry in notes["expired"]:
-        lines.append(
-            f"  EXPIRED  {entry['check']}: the acceptance ended {entry['expires']}, so its "
-            f"finding counts again ({entry['reason']}). Fix it, or renew the entry on purpose."
-        )
-    for entry in notes["stale"]:
-        lines.append(
-            f"  stale    {entry['check']}: the accepted finding no longer occurs; remove the "
-            f"entry ({entry['reason']})."
-        )
-    if len(lines) == 1:
-        lines.append("  no entry applies to this environment.")
-    return lines
-
-
-class BaselineHook:
-    """A pytest plugin object handed to `pytest.main(plugins=[...])` by the CLI.
-
-    It applies the baseline as the session finishes, before the doctor's own hooks write
-    report.json, the HTML page and the terminal summary, so all of them see accepted findings.
-    """
-
-    def __init__(self, baseline: Baseline, *, today: date | None = None) -> None:
-        self.baseline = baseline
-        self.today = today
-
-    def _run(self, config: pytest.Config) -> Any:
-        from sage200_doctor.plugin import doctor_run
-
-        return doctor_run(config)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
-        run = self._run(session.config)
-        if run is not None:
-            run.result = apply_baseline(run.finish(), self.baseline, self.today or date.today())
-        return (yield)
-
-    @pytest.hookimpl(trylast=True)  # after the doctor's own summary
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        run = self._run(terminalreporter.config)
-        if run is not None and run.result is not None:
-            for line in describe_notes(run.result.baseline):
-                terminalreporter.write_line(run.redactor.safe_text(line))

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sage200_doctor.config.rotation import RotationRecord
 from sage200_doctor.config.settings import ConfigProblem, LoadedSettings, Secret, Settings
+from sage200_doctor.engine.control import RunControl
 from sage200_doctor.http.sage import endpoint
 from sage200_doctor.http.session import Answer, Session
 from sage200_doctor.redact import Redactor
@@ -29,15 +31,6 @@ class TokenFacts:
     claims: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class RotationRecord:
-    """Where a rotated refresh token was saved, so the run can say so (never the value)."""
-
-    saved_to: Path | None
-    backup: Path | None
-    note: str
-
-
 class Diagnosis:
     """One run's shared state. Created once per run by the plugin."""
 
@@ -48,12 +41,15 @@ class Diagnosis:
         redactor: Redactor,
         *,
         save_rotated: Path | None = None,
+        control: RunControl | None = None,
     ) -> None:
         self.settings: Settings = loaded.settings
         self.problems: tuple[ConfigProblem, ...] = loaded.problems
         self.session = session
         self.redactor = redactor
         self.save_rotated = save_rotated
+        self.control = control or RunControl()
+        """The run's stop switch: the refresh grant runs in its critical section."""
         self.token: TokenFacts | None = None
         self.discovery: dict[str, Any] | None = None
         self.jwks: dict[str, Any] | None = None

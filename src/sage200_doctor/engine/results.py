@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sage200_doctor.errors import ExitCode
+
 
 class Outcome(StrEnum):
     PASSED = "passed"
@@ -18,6 +20,8 @@ class Outcome(StrEnum):
     BLOCKED = "blocked"
     SKIPPED = "skipped"
     ERROR = "error"
+    INTERRUPTED = "interrupted"
+    """The run was stopped (Ctrl-C, SIGTERM, a time limit) before this check finished."""
 
     @property
     def satisfies_dependents(self) -> bool:
@@ -31,16 +35,52 @@ class Verdict(StrEnum):
     CONFIG_ERROR = "config-error"
     UNREACHABLE = "unreachable"
     INTERNAL_ERROR = "internal-error"
+    INTERRUPTED = "interrupted"
+    """Stopped before the diagnosis was complete: never a pass, whatever ran before."""
 
 
-EXIT_CODES: dict[Verdict, int] = {
-    Verdict.PASS: 0,
-    Verdict.FAIL: 1,
-    Verdict.CONFIG_ERROR: 2,
-    Verdict.UNREACHABLE: 3,
-    Verdict.INTERNAL_ERROR: 5,
+EXIT_CODES: dict[Verdict, ExitCode] = {
+    Verdict.PASS: ExitCode.PASS,
+    Verdict.FAIL: ExitCode.FINDING,
+    Verdict.CONFIG_ERROR: ExitCode.CONFIG,
+    Verdict.UNREACHABLE: ExitCode.UNREACHABLE,
+    Verdict.INTERNAL_ERROR: ExitCode.INTERNAL,
 }
-EXIT_USAGE = 4
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Why a run stopped early. Its exit code is the signal's (130, 143) or a timeout's (124)."""
+
+    reason: str
+    exit_code: ExitCode
+    during: str | None = None
+    """The check that was running when it came, if any."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "exit_code": int(self.exit_code), "during": self.during}
+
+
+@dataclass(frozen=True)
+class Substitute:
+    """A failed check proved a working alternative; later checks ran on it (never written back)."""
+
+    replaced: str
+    """What the configuration said, in words (never a secret value)."""
+    by: str
+    """What the run used instead."""
+    proof: str
+    """The request whose answer proved the alternative works."""
+    set_by: str
+    """The check that proved it."""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "replaced": self.replaced,
+            "by": self.by,
+            "proof": self.proof,
+            "set_by": self.set_by,
+        }
 
 
 @dataclass
@@ -107,6 +147,8 @@ class CheckResult:
     accepted: Acceptance | None = None
     """Set when a baseline accepts this check's failure or warning: the outcome stays, but the
     verdict is computed as if the check had passed."""
+    substitutes: tuple[Substitute, ...] = ()
+    """The substitutes this check ran on (proved by an earlier failed check)."""
 
     @property
     def counts_against_verdict(self) -> bool:
@@ -123,6 +165,10 @@ class RunResult:
     """What a baseline did to this run (accepted, expired, stale entries); None without one."""
     requests: dict[str, Any] | None = None
     """Requests sent, the concurrency, and GETs sent ahead that no check used (report.json)."""
+    interruption: Interruption | None = None
+    """Set when the run was stopped before every check had finished."""
+    selection: tuple[str, ...] = ()
+    """The check ids asked for with --only (empty: the whole diagnosis)."""
 
     @property
     def root_cause(self) -> CheckResult | None:
@@ -134,7 +180,16 @@ class RunResult:
         return min(failed, key=lambda c: c.order) if failed else None
 
     @property
+    def also_found(self) -> list[CheckResult]:
+        """Every further failed check after the root cause, in run order. Each ran because its
+        prerequisites passed or a proven substitute stood in, so each is a fault of its own."""
+        root = self.root_cause
+        return [c for c in self.checks if c.counts_against_verdict and c is not root]
+
+    @property
     def verdict(self) -> Verdict:
+        if self.interruption is not None:
+            return Verdict.INTERRUPTED
         if any(c.outcome is Outcome.ERROR for c in self.checks):
             return Verdict.INTERNAL_ERROR
         root = self.root_cause
@@ -148,7 +203,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
+        if self.interruption is not None:
+            return int(self.interruption.exit_code)
+        return int(EXIT_CODES[self.verdict])
 
     def check(self, check_id: str) -> CheckResult:
         for result in self.checks:

@@ -1,7 +1,7 @@
 """Running one check: gating on prerequisites, and turning what the check did into a result.
 
-The pytest plugin calls `run_check` for each item in order; keeping the decision here (plain
-functions over plain data) makes gating testable without pytest.
+`DiagnosticRun` (run.py) calls `run_check` for each check in order; keeping the decision here
+(plain functions over plain data) makes gating testable on its own.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import CheckSpec, Finding
 from sage200_doctor.engine.results import CheckResult, Outcome
+from sage200_doctor.redact import Redactor
 
 REPORT_BUG = (
     "This is a bug in sage200-doctor, not a problem with your Sage 200 set-up. "
@@ -90,15 +91,23 @@ def run_check(spec: CheckSpec, diagnosis: Diagnosis, done: dict[str, CheckResult
         if result.outcome in (Outcome.FAILED, Outcome.WARNING):
             result.guidance_ids = chosen
     except Exception as error:
-        result.outcome = Outcome.ERROR
-        result.summary = (
-            f"sage200-doctor failed inside this check ({type(error).__name__}). {REPORT_BUG}"
-        )
-        result.details = diagnosis.redactor.safe_text(_short_traceback(error))
+        result = internal_error(spec, error, diagnosis.redactor)
     result.duration_ms = (time.perf_counter() - started) * 1000
     result.evidence = diagnosis.session.take_exchanges()
     result.facts = dict(diagnosis.facts)
     return result
+
+
+def internal_error(spec: CheckSpec, error: Exception, redactor: Redactor) -> CheckResult:
+    """A bug in sage200-doctor while running `spec`: the `error` outcome, never a traceback."""
+    return CheckResult(
+        id=spec.id,
+        order=spec.order,
+        title=spec.title,
+        outcome=Outcome.ERROR,
+        summary=f"sage200-doctor failed inside this check ({type(error).__name__}). {REPORT_BUG}",
+        details=redactor.safe_text(_short_traceback(error)),
+    )
 
 
 def _short_traceback(error: BaseException) -> str:

@@ -1,11 +1,12 @@
 """The client's one seam to the network: every request goes through `Session.request`.
 
 It never raises for network trouble (a missing answer is data: `Answer.problem`), reads bodies
-streamed and capped, waits out 429 answers within a bounded budget, and records every exchange,
-redacted, as evidence for the check that made it.
+streamed and capped, gives every request a wall-clock deadline, waits out 429 answers within a
+bounded budget, stops when the run is stopped, and records every exchange, redacted, as evidence
+for the check that made it.
 
-Requests that do not need each other's answers can go out at once: `send_ahead` starts a GET on
-a small thread pool, and the `request` that later asks for exactly the same GET (same URL, same
+Requests that do not need each other's answers can go out at once: `send_ahead` starts a GET on a
+lane of worker threads, and the `request` that later asks for exactly the same GET (same URL, same
 headers) takes its answer instead of sending it again. Checks still ask, judge and record in
 order; only the waiting overlaps. Nothing but GET is ever sent ahead.
 """
@@ -14,12 +15,11 @@ from __future__ import annotations
 
 import email.utils
 import json
-import re
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent import futures
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -27,114 +27,23 @@ import certifi
 import httpx
 
 from sage200_doctor import __version__
+from sage200_doctor.engine.control import RunControl
 from sage200_doctor.engine.results import Exchange
+from sage200_doctor.http.answer import MAX_BODY_BYTES, Answer
+from sage200_doctor.http.lanes import Flight, Lane, run_alone
 from sage200_doctor.http.network import NetworkProblem, classify, proxy_for
 from sage200_doctor.redact import Redactor
 
-MAX_BODY_BYTES = 2_000_000
+__all__ = ["Answer", "Session", "build_client", "tls_context"]
+
 EXCERPT_CHARS = 2_000
 MAX_RETRY_AFTER_S = 5.0
 RETRY_BUDGET_S = 12.0
 MAX_RETRIES = 3
 RUN_RETRY_BUDGET_S = 30.0
 """The most one run waits for rate limits in all, however many requests are limited."""
-SHORT_BODY_CHARS = 80
-_NOT_JSON = object()
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass
-class Answer:
-    """What came back for one request (after any 429 retries)."""
-
-    url: str
-    status: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    text: str = ""
-    truncated: bool = False
-    elapsed_ms: float = 0.0
-    problem: NetworkProblem | None = None
-    retries: int = 0
-    waited_s: float = 0.0
-    _parsed: Any = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    @property
-    def json(self) -> Any:
-        """The parsed JSON body, or None when the body is not JSON (HTML error page, truncated)."""
-        if self._parsed is None:
-            try:
-                self._parsed = (
-                    json.loads(self.text) if self.text and not self.truncated else _NOT_JSON
-                )
-            except ValueError:
-                self._parsed = _NOT_JSON
-        return None if self._parsed is _NOT_JSON else self._parsed
-
-    @property
-    def is_json(self) -> bool:
-        return self.json is not None
-
-    def describe_body(self) -> str:
-        """A short phrase for findings: what came back, and a hint of what that suggests."""
-        if self.status is not None and 300 <= self.status < 400:
-            return (
-                f"a redirect to {self.headers.get('location', 'an unnamed place')} (not followed)"
-            )
-        if self.truncated:
-            size = MAX_BODY_BYTES // 1_000_000
-            return f"a body larger than {size} MB (cut short: only the first {size} MB were read)"
-        text = self.text.strip()
-        if not text:
-            return "an empty body"
-        if self.is_json:
-            return "a JSON body"
-        if text == "null":
-            return "a JSON null"
-        if "<html" in text[:500].lower() or self.content_type == "text/html":
-            title = _html_title(text)
-            named = f' titled "{title}"' if title else ""
-            return f"an HTML page{named} (typically a proxy, firewall or gateway error page)"
-        broken = _broken_json(text, self.content_type)
-        if broken:
-            return broken
-        if text.startswith("<?xml") or self.content_type.endswith("xml"):
-            return "an XML body, not JSON"
-        kind = f" ({self.content_type})" if self.content_type else ""
-        return f"a body that is not JSON{kind}{_quoted_if_short(text)}"
-
-
-def _html_title(text: str) -> str:
-    match = _HTML_TITLE.search(text[:5000])
-    title = " ".join(match.group(1).split()) if match else ""
-    return title if len(title) <= SHORT_BODY_CHARS else title[:SHORT_BODY_CHARS] + "…"
-
-
-def _broken_json(text: str, content_type: str) -> str | None:
-    """'JSON that is cut short' or 'malformed JSON (…)' for a body that means to be JSON."""
-    if "json" not in content_type and text[:1] not in ("{", "["):
-        return None
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as error:
-        if error.msg.startswith("Unterminated") or error.pos >= len(text):
-            return f"JSON that is cut short (it stops mid-document after {len(text)} characters)"
-        return f"malformed JSON ({error.msg} at character {error.pos})"
-    except RecursionError:
-        return "malformed JSON (nested too deeply to read)"
-    return None  # valid JSON, only the literal null: is_json says no
-
-
-def _quoted_if_short(text: str) -> str:
-    line = " ".join(text.split())
-    return f': "{line}"' if len(line) <= SHORT_BODY_CHARS and line.isprintable() else ""
+POLL_S = 0.05
+"""How often a waiting asker looks at its deadline and the run's stop switch."""
 
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
@@ -160,51 +69,78 @@ def build_client(
 
 
 RequestKey = tuple[str, str, tuple[tuple[str, str], ...]]
+ClientSource = httpx.Client | Callable[[], httpx.Client]
 
 
 class Session:
-    """Sends requests and keeps their redacted evidence until the runner collects it."""
+    """Sends requests and keeps their redacted evidence until the runner collects it.
+
+    `client` may be a factory: it is then built on the first request, so a client that cannot
+    be built (a broken CA bundle, a malformed proxy) is a finding of that request, not a crash.
+    """
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: ClientSource,
         redactor: Redactor,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         concurrency: int = 1,
+        deadline_s: float | None = None,
+        control: RunControl | None = None,
     ) -> None:
-        self._client = client
+        self._client_source = client
+        self._client: httpx.Client | None = client if isinstance(client, httpx.Client) else None
+        self._client_lock = threading.Lock()
         self._redactor = redactor
-        self._sleep = sleep
+        self._control = control or RunControl()
+        self._sleep = sleep or self._control.sleep
+        self._deadline_s = deadline_s
         self._exchanges: list[Exchange] = []
         self.request_count = 0
         self.rate_limit_waited_s = 0.0
-        self._pool = (
-            ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sage200-ahead")
-            if concurrency > 1
-            else None
-        )
-        self._ahead: dict[RequestKey, list[Future[Answer]]] = {}
+        self._lane = Lane(concurrency, name="sage200-ahead") if concurrency > 1 else None
+        self._ahead: dict[RequestKey, list[Flight[Answer]]] = {}
+        self._flights: list[Flight[Answer]] = []
+        """Every request that left, so close() can let the unfinished ones end first."""
         self.unused_ahead: list[str] = []
         """Requests sent ahead that no check asked for (a failed check made them moot)."""
         self.before_waiting: Callable[[], None] | None = None
         """Called whenever the session is about to wait for an answer: a chance to send more
         ahead (answers that arrived meanwhile may be what the next requests are built from)."""
         self._in_hook = False
+        self.on_wait: Callable[[float], None] | None = None
+        """Told how long the session is about to wait before retrying (progress display)."""
 
     def close(self) -> None:
-        if self._pool is not None:
-            # Not waiting: an unused request to a hanging server must not hold the verdict up
-            # for a whole timeout. Closing the client below ends what is still under way.
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for key, futures in self._ahead.items():
-                for future in futures:
-                    if future.cancelled():
-                        self.request_count -= 1  # still queued: it never went out
-                    else:
-                        self.unused_ahead.append(self._redactor.safe_text(f"GET {key[1]}"))
-            self._ahead.clear()
-        self._client.close()
+        """End the session without waiting for anything still on the wire."""
+        if self._lane is not None:
+            self._lane.stop()
+        for key, flights in self._ahead.items():
+            for flight in flights:
+                if flight.future.cancel():
+                    self.request_count -= 1  # still queued: it never went out
+                else:
+                    self.unused_ahead.append(self._redactor.safe_text(f"GET {key[1]}"))
+        self._ahead.clear()
+        if self._client is not None:
+            self._close_client(self._client)
+
+    def _close_client(self, client: httpx.Client) -> None:
+        """Close the client once the requests still on the wire have ended. Closing it under a
+        request that is still connecting would leave that socket open, so unfinished requests
+        (moot ones sent ahead) are let run out, bounded by their deadline, on a daemon thread:
+        the run does not wait for them."""
+        unfinished = [f.future for f in self._flights if not f.future.done()]
+        if not unfinished:
+            client.close()
+            return
+
+        def close_after() -> None:
+            futures.wait(unfinished, timeout=self._deadline_s or 5.0)
+            client.close()
+
+        threading.Thread(target=close_after, name="sage200-close", daemon=True).start()
 
     def take_exchanges(self) -> list[Exchange]:
         taken, self._exchanges = self._exchanges, []
@@ -220,13 +156,14 @@ class Session:
         """Start a GET now that a later `request` will ask for; False when sending one at a time.
 
         The answer is recorded as evidence only when it is asked for, by the check that asks."""
-        if self._pool is None:
+        if self._lane is None or self._control.stopped:
             return False
         full_url = _with_query(url, params)
         sent = dict(headers or {})
         self.request_count += 1
-        future = self._pool.submit(self._transmit, "GET", full_url, sent, None)
-        self._ahead.setdefault(_key("GET", full_url, sent), []).append(future)
+        flight = self._lane.submit(lambda: self._transmit("GET", full_url, sent, None))
+        self._flights.append(flight)
+        self._ahead.setdefault(_key("GET", full_url, sent), []).append(flight)
         return True
 
     def peek(
@@ -238,9 +175,10 @@ class Session:
     ) -> Answer | None:
         """The answer to a GET sent ahead, if it is in, without taking it: None otherwise."""
         waiting = self._ahead.get(_key("GET", _with_query(url, params), headers or {}))
-        if not waiting or not waiting[0].done() or waiting[0].exception() is not None:
+        if not waiting or not waiting[0].future.done() or waiting[0].future.cancelled():
             return None
-        return waiting[0].result()
+        future = waiting[0].future
+        return None if future.exception() is not None else future.result()
 
     def was_sent_ahead(
         self,
@@ -279,6 +217,8 @@ class Session:
             delay = _retry_delay(answer) if retry_rate_limit else None
             if delay is None or retries >= MAX_RETRIES or not self._may_wait(waited, delay):
                 return answer
+            if self.on_wait is not None:
+                self.on_wait(delay)
             self._sleep(delay)
             waited += delay
             self.rate_limit_waited_s += delay
@@ -300,16 +240,16 @@ class Session:
         *,
         first: bool,
     ) -> Answer:
-        waiting = self._ahead.get(_key(method, url, headers)) if first and form is None else None
-        if waiting:
-            future = waiting.pop(0)
-            if not future.done():
-                self._about_to_wait()
-            answer = future.result()
-        else:
+        self._control.raise_if_stopped()
+        flight = self._claim_ahead(method, url, headers) if first and form is None else None
+        if flight is None:
             self._about_to_wait()
+            self._control.raise_if_stopped()
             self.request_count += 1
-            answer = self._transmit(method, url, headers, form)
+            flight = self._send_now(method, url, headers, form)
+        elif not flight.future.done():
+            self._about_to_wait()
+        answer = self._await(flight, url)
         self._record(method, url, headers, form, answer)
         if answer.problem is not None:
             # The evidence keeps the status line of an answer that broke off mid-body, but to
@@ -317,21 +257,78 @@ class Session:
             answer.status = None
         return answer
 
+    def _send_now(
+        self, method: str, url: str, headers: Mapping[str, str], form: Mapping[str, str] | None
+    ) -> Flight[Answer]:
+        """A request on its own thread, so the asker can walk away at the deadline; without a
+        deadline (tests driving a session directly) it simply runs here."""
+        if self._deadline_s is None:
+            flight: Flight[Answer] = Flight(lambda: self._transmit(method, url, headers, form))
+            flight.run()
+            return flight
+        flight = run_alone(
+            lambda: self._transmit(method, url, headers, form), name="sage200-request"
+        )
+        self._flights.append(flight)
+        return flight
+
+    def _claim_ahead(
+        self, method: str, url: str, headers: Mapping[str, str]
+    ) -> Flight[Answer] | None:
+        """The flight sent ahead for exactly this request, if it has left. One still queued
+        behind others is withdrawn: the asker sends it at once rather than wait its turn."""
+        waiting = self._ahead.get(_key(method, url, headers))
+        if not waiting:
+            return None
+        flight = waiting.pop(0)
+        if flight.future.cancel():
+            self.request_count -= 1
+            return None
+        return flight
+
+    def _await(self, flight: Flight[Answer], url: str) -> Answer:
+        """The flight's answer; a deadline problem if it takes longer than the deadline; stops
+        waiting (RunInterrupted) when the run is stopped, unless a critical stretch needs it."""
+        while True:
+            try:
+                return flight.future.result(timeout=POLL_S)
+            except TimeoutError:
+                pass
+            self._control.raise_if_stopped()
+            if self._past_deadline(flight):
+                return _deadline_answer(url, self._deadline_s or 0.0)
+
+    def _past_deadline(self, flight: Flight[Answer]) -> bool:
+        started = flight.started
+        return (
+            self._deadline_s is not None
+            and started is not None
+            and time.monotonic() - started > self._deadline_s
+        )
+
+    def _client_for_run(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                assert callable(self._client_source)
+                self._client = self._client_source()
+            return self._client
+
     def _transmit(
         self, method: str, url: str, headers: Mapping[str, str], form: Mapping[str, str] | None
     ) -> Answer:
-        """One exchange on the wire. Touches no session state: it also runs on the pool."""
+        """One exchange on the wire. Touches no session state: it runs on a worker thread."""
         started = time.perf_counter()
         answer = Answer(url=url)
         try:
-            with self._client.stream(method, url, headers=dict(headers), data=form) as response:
+            client = self._client_for_run()
+            with client.stream(method, url, headers=dict(headers), data=form) as response:
                 answer.status = response.status_code
                 answer.headers = {k.lower(): v for k, v in response.headers.items()}
                 answer.text, answer.truncated = _read_capped(response)
         except httpx.HTTPError as error:
             answer.problem = classify(error, urlsplit(url).netloc or url, proxy=proxy_for(url))
         except (ValueError, ssl.SSLError, OSError) as error:
-            # Malformed URLs and low-level socket errors that httpx did not wrap.
+            # Malformed URLs, a client that could not be built, socket errors httpx left as is.
             answer.problem = NetworkProblem(
                 "other", f"The request could not be sent: {type(error).__name__}."
             )
@@ -392,6 +389,19 @@ class Session:
         return "[" + ", ".join(parts) + "]"
 
 
+def _deadline_answer(url: str, deadline_s: float) -> Answer:
+    host = urlsplit(url).netloc or url
+    return Answer(
+        url=url,
+        problem=NetworkProblem(
+            "deadline",
+            f"{host} was still answering {deadline_s:g} s after the request (1.5 times "
+            "SAGE200_TIMEOUT_S + 1 s): it sends its answer too slowly, or keeps the connection "
+            "open without finishing it.",
+        ),
+    )
+
+
 def _with_query(url: str, params: Mapping[str, str] | None) -> str:
     # Spaces as %20, not "+": Sage's query-parameter guide asks for percent-encoding.
     query = urlencode(params, safe="$,()", quote_via=quote) if params else ""
@@ -410,8 +420,15 @@ def _read_capped(response: httpx.Response) -> tuple[str, bool]:
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             return b"".join(chunks)[:MAX_BODY_BYTES].decode("utf-8", "replace"), True
-    raw = b"".join(chunks)
-    return raw.decode(response.encoding or "utf-8", "replace"), False
+    return _decode(b"".join(chunks), response.encoding), False
+
+
+def _decode(raw: bytes, encoding: str | None) -> str:
+    """The body as text; a charset Python does not know (a hostile header) falls back to UTF-8."""
+    try:
+        return raw.decode(encoding or "utf-8", "replace")
+    except LookupError:
+        return raw.decode("utf-8", "replace")
 
 
 def _retry_delay(answer: Answer) -> float | None:
@@ -423,6 +440,6 @@ def _retry_delay(answer: Answer) -> float | None:
         return min(float(value), MAX_RETRY_AFTER_S)
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 1.0
     return max(0.0, min(moment.timestamp() - time.time(), MAX_RETRY_AFTER_S))

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sage200_doctor.engine.results import EXIT_USAGE
+from sage200_doctor.errors import ExitCode, UsageError
 
 REPORT_SCHEMA = "sage200-doctor/report@1"
 DIFF_SCHEMA = "sage200-doctor/diff@1"
@@ -24,7 +23,7 @@ VOLATILE_FACTS = frozenset({("token.claims", "expires in")})
 """Facts that change from one run to the next on their own (a token's remaining lifetime)."""
 
 
-class DiffInputError(Exception):
+class DiffInputError(UsageError):
     """An input file is not a readable report.json (exit 4)."""
 
 
@@ -297,21 +296,17 @@ def _value(value: Any) -> str:
 
 
 def command(args: argparse.Namespace) -> int:
-    try:
-        a, b = load_report(Path(args.a)), load_report(Path(args.b))
-    except DiffInputError as error:
-        print(f"sage200-doctor: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    a, b = load_report(Path(args.a)), load_report(Path(args.b))
     drift = compare(a, b)
     names = (str(args.a), str(args.b))
     if args.json:
         print(json.dumps(to_json(drift, a, b, names), indent=2, ensure_ascii=False))
     else:
         print(render_text(drift, a, b, names))
-    return 1 if drift.different else 0
+    return int(ExitCode.FINDING if drift.different else ExitCode.PASS)
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     """Add `diff` to the CLI's subcommands."""
     parser = commands.add_parser(
         "diff", help="compare two report.json files: outcomes, facts, companies, verdict"

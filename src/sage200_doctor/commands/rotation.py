@@ -25,14 +25,13 @@ import argparse
 import html
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sage200_doctor.engine.results import EXIT_USAGE
+from sage200_doctor.errors import ExitCode, UsageError
 
 SCHEMA_ID = "sage200-doctor/rotation@1"
 DEFAULT_REPORT_DIR = "reports/rotation"
@@ -54,7 +53,7 @@ Runner = Callable[[Path, Path, tuple[str, ...], bool], tuple[int, Report | None]
 """(env file, report dir, --only ids, quiet) -> (exit code, report.json or None)."""
 
 
-class GateUsageError(Exception):
+class GateUsageError(UsageError):
     """The gate cannot be run as asked (exit 4)."""
 
 
@@ -268,21 +267,19 @@ def conclude(result: GateResult, new_code: int, new: Report | None, expect_old: 
 def run_cli(
     env_file: Path, report_dir: Path, only: tuple[str, ...], quiet: bool
 ) -> tuple[int, Report | None]:
-    """One ordinary `sage200-doctor run`, in this process; its report.json is read back."""
-    from sage200_doctor import cli
+    """One ordinary diagnosis of `env_file`, in this process, as `run` makes it (reports in
+    `report_dir`); its report.json is the engine's result."""
+    from sage200_doctor.commands.run import diagnose
+    from sage200_doctor.config.settings import load_settings
+    from sage200_doctor.report.json import build_report
 
-    report_path = report_dir / "report.json"
-    report_path.unlink(missing_ok=True)  # never judge a previous gate's leftovers
-    argv = ["run", "--env", str(env_file), "--report-dir", str(report_dir)]
-    for check_id in only:
-        argv += ["--only", check_id]
-    if quiet:
-        argv.append("--quiet")
-    code = cli.main(argv)
-    if not report_path.is_file():
-        return code, None
-    report: Report = json.loads(report_path.read_text(encoding="utf-8"))
-    return code, report
+    loaded = load_settings(env_file, default_env_file=Path("/nonexistent/.env"))
+    args = argparse.Namespace(
+        report_dir=str(report_dir), quiet=quiet, only=[list(only)] if only else None
+    )
+    result = diagnose(loaded, args)
+    report: Report = build_report(result, loaded.settings.redactor())
+    return result.exit_code, report
 
 
 def run_gate(
@@ -371,7 +368,7 @@ def build_gate_report(result: GateResult) -> dict[str, Any]:
 def write_gate_report(
     result: GateResult, report_dir: Path, settings: tuple[Any, Any]
 ) -> dict[str, Any]:
-    from sage200_doctor.suite import redactor_for
+    from sage200_doctor.config.settings import redactor_for
 
     data: Any = build_gate_report(result)
     # Each side's report was redacted by its own run; the other side's secrets are masked too.
@@ -421,25 +418,21 @@ def render_html(data: dict[str, Any]) -> str:
 
 def command(args: argparse.Namespace) -> int:
     report_dir = Path(args.report_dir)
-    try:
-        result = run_gate(
-            Path(args.old),
-            Path(args.new),
-            report_dir=report_dir,
-            expect_old_revoked=args.expect_old_revoked,
-            quiet=args.quiet,
-        )
-    except GateUsageError as error:
-        print(f"sage200-doctor: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    result = run_gate(
+        Path(args.old),
+        Path(args.new),
+        report_dir=report_dir,
+        expect_old_revoked=args.expect_old_revoked,
+        quiet=args.quiet,
+    )
     print(f"\nRotation gate: {result.gate.upper()}")
     for reason in result.published["reasons"]:
         print(f"  - {reason}")
     print(f"Reports: {report_dir / 'report.html'}, {report_dir / 'report.json'}")
-    return 1 if result.failed else 0
+    return int(ExitCode.FINDING if result.failed else ExitCode.PASS)
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     """Add `rotation` to the CLI's subcommands."""
     parser = commands.add_parser(
         "rotation", help="prove a credential rotation: NEW passes, OLD is refused"

@@ -1,0 +1,92 @@
+"""The `sage200-doctor` command line: one module per command, and this table of them.
+
+Each command module has `add_parser(commands)` (its options, with help) and `handle(args)`
+(returns the exit code). Errors the user can fix (`DoctorError`: an unreadable file, a bad flag)
+are printed as one line and end with their exit code here, in one place; so is Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sage200_doctor import __version__
+from sage200_doctor.errors import DoctorError, ExitCode
+
+COMMANDS = (
+    ("run", "run"),
+    ("demo", "run"),
+    ("emulate", "emulate"),
+    ("checks", "catalog"),
+    ("explain", "catalog"),
+    ("login", "login"),
+    ("rotation", "rotation"),
+    ("diff", "diff"),
+)
+"""(command, module in sage200_doctor.commands), in the order `--help` lists them."""
+
+EPILOG = """\
+exit codes (run, demo):
+  0  every blocking check passed (warnings allowed)
+  1  at least one blocking check failed: the environment has a problem
+  2  the configuration is unusable (a config.* check failed)
+  3  a host cannot be reached (a network.* check failed)
+  4  usage error (bad flags, unreadable env file)
+  5  a bug in sage200-doctor itself
+  124, 130, 143  the run was stopped (a time limit, Ctrl-C, SIGTERM) before it finished
+
+examples:
+  sage200-doctor demo --scenario key-invalid     try it on the built-in emulator
+  sage200-doctor run --env site.env              diagnose a real site
+  sage200-doctor explain faq.errors.401          what a finding means and who fixes it
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sage200-doctor",
+        description="Tells you why a Sage 200 (UK) API set-up does not work, and who should fix it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sage200-doctor {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS:
+        importlib.import_module(f"sage200_doctor.commands.{module}").add_parser(commands, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    _complete(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(ExitCode.USAGE) if exit_.code not in (0, None) else 0
+    handler: Any = args.handler
+    try:
+        return int(handler(args))
+    except DoctorError as error:
+        print(f"sage200-doctor: {error}", file=sys.stderr)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # `sage200-doctor … | head` closed the pipe: not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion (argcomplete), when the shell asks for it; nothing otherwise."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:  # pragma: no cover - argcomplete is a dependency
+        return
+    argcomplete.autocomplete(parser)

@@ -1,0 +1,1 @@
+"""The pytest adapter: presents the engine's result as ordered test items; never decides."""
