@@ -30,7 +30,10 @@ from .model import Creator, RecordedExchange, Skipped
 DEFAULT_MAX_BODY_CHARS = 2_000_000
 """Longer bodies are cut (and marked `body_truncated`): no Sage answer a rule reads is longer."""
 SUPPORTED_VERSIONS = ("1.1", "1.2")
-_READ_SIZE = 64 * 1024
+_READ_SIZE = 1024 * 1024
+"""Bytes per read. yajl re-scans a value that spans reads from its start at every read, so a
+20 MB body costs ~8 s with ijson's default 64 KiB reads and ~0.5 s with 1 MiB ones
+(benchmarks/har_big.py `huge-body`)."""
 
 ProgressCallback = Callable[[int, int], None]
 """Called as `progress(bytes_read, total_bytes)` while exchanges are read."""
@@ -46,7 +49,10 @@ class HarError(Exception):
 
 
 def _backend() -> Any:
-    """ijson's C (yajl2) backend when it is installed, else its pure-Python one."""
+    """ijson's C (yajl2) backend when it is installed, else its pure-Python one; the
+    `IJSON_BACKEND` environment variable (ijson's own switch) chooses another."""
+    if os.environ.get("IJSON_BACKEND"):
+        return ijson
     for name in ("yajl2_c", "yajl2_cffi", "python"):
         with contextlib.suppress(ImportError):
             return ijson.get_backend(name)
@@ -127,7 +133,7 @@ class HarCapture:
         self._first_skip.clear()
         self.entries_seen = 0
         with self._open(progress=self._progress) as stream:
-            items = _IJSON.items(stream, "log.entries.item")
+            items = _IJSON.items(stream, "log.entries.item", buf_size=_READ_SIZE)
             while True:
                 try:
                     raw = next(items)
@@ -206,7 +212,7 @@ def _read_head(stream: _CountingReader, path: Path) -> _Head:
     """`log.version` and `log.creator`, checking on the way that this is a HAR at all."""
     found: dict[str, str] = {}
     entries = creator_done = False
-    events = _IJSON.parse(stream)
+    events = _IJSON.parse(stream, buf_size=_READ_SIZE)
     try:
         _expect_object(events, path)
         for prefix, event, value in events:
@@ -233,7 +239,7 @@ def _expect_object(events: Iterator[tuple[str, str, Any]], path: Path) -> None:
     try:
         first = next(events, None)
     except (ijson.JSONError, ValueError) as error:
-        if "premature EOF" in str(error) or "Incomplete JSON content" in str(error):
+        if _ends_early(error):
             first = None  # nothing but whitespace
         else:
             raise
@@ -268,12 +274,17 @@ def _not_har(path: Path, why: str) -> HarError:
     )
 
 
+def _ends_early(error: Exception) -> bool:
+    """The JSON stops mid-value (yajl: "premature EOF"; the Python backend: "Incomplete ...")."""
+    text = str(error)
+    return "premature EOF" in text or text.startswith("Incomplete")
+
+
 def _broken_json(
     error: Exception, stream: _CountingReader, path: Path, entries: int | None
 ) -> HarError:
     """Say where the JSON stopped making sense, in bytes and entries (never quoting it)."""
-    text = str(error)
-    cut_short = "premature EOF" in text or "Incomplete JSON content" in text
+    cut_short = _ends_early(error)
     where = f"after {entries:,} entries, " if entries is not None else ""
     if cut_short:
         return HarError(
