@@ -20,15 +20,21 @@ from .authorize import authorize, decide
 from .config import EmulatorConfig, public_settings
 from .faults import FaultMiddleware
 from .identity import jwks, logout, openid_configuration
+from .recorder import HarRecorder, RecorderMiddleware
 from .state import EmulatorState, Face, LoggedRequest
 from .token_endpoint import token
 from .wire import emulator_state
 
 
 def create_app(
-    config: EmulatorConfig, *, latency_ms: int = 0, public_base_url: str | None = None
+    config: EmulatorConfig,
+    *,
+    latency_ms: int = 0,
+    public_base_url: str | None = None,
+    recorder: HarRecorder | None = None,
 ) -> Starlette:
-    """An emulator app; `public_base_url` pins the issuer (else it follows the Host header)."""
+    """An emulator app; `public_base_url` pins the issuer (else it follows the Host header);
+    `recorder` receives every exchange as a HAR entry (the caller closes it)."""
     state = EmulatorState(config, latency_ms=latency_ms, public_base_url=public_base_url)
     routes = [
         Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
@@ -42,11 +48,14 @@ def create_app(
         Route("/_emulator/config", config_view, methods=["GET"]),
         Route("/uk/{path:path}", uk_endpoint, methods=API_METHODS),
     ]
-    # The log sits outside the faults, so it records what the client was really answered.
+    # The log and the recorder sit outside the faults, so they record what the client was
+    # really answered; the recorder sits outside the latency too (its timings include it).
     middleware = [
         Middleware(RequestLogMiddleware, state=state),
         Middleware(FaultMiddleware, config=state.config),
     ]
+    if recorder is not None:
+        middleware.insert(0, Middleware(RecorderMiddleware, recorder=recorder))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.emulator = state
     return app

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -20,6 +21,7 @@ import uvicorn
 from .app import create_app
 from .config import EmulatorConfig
 from .envfile import build_env
+from .recorder import HarRecorder
 from .scenarios import scenario_config
 from .state import EmulatorState, LoggedRequest
 
@@ -39,10 +41,17 @@ class _QuickServer(uvicorn.Server):
 class RunningEmulator:
     """A started emulator: where it listens, what it was told, what it has seen."""
 
-    def __init__(self, state: EmulatorState, server: uvicorn.Server, sock: socket.socket) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        server: uvicorn.Server,
+        sock: socket.socket,
+        recorder: HarRecorder | None = None,
+    ) -> None:
         self._state = state
         self._server = server
         self._socket = sock
+        self._recorder = recorder
         self._thread: threading.Thread | None = None
         host, self.port = sock.getsockname()[:2]
         self.base_url = (
@@ -64,6 +73,11 @@ class RunningEmulator:
     def request_log(self) -> list[LoggedRequest]:
         return self._state.request_log()
 
+    @property
+    def recording(self) -> Path | None:
+        """The HAR file being written (`record=`), complete once the emulator stopped."""
+        return self._recorder.path if self._recorder else None
+
     def start(self) -> None:
         self._thread = threading.Thread(
             target=self._server.run,
@@ -80,11 +94,13 @@ class RunningEmulator:
             time.sleep(0.002)
 
     def stop(self) -> None:
-        """Stop serving and join the server thread; safe to call twice."""
+        """Stop serving, join the server thread, finish the recording; safe to call twice."""
         self._server.should_exit = True
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=_START_TIMEOUT_S)
         self._socket.close()
+        if self._recorder is not None:
+            self._recorder.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -102,22 +118,30 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _prepare(
-    config_or_scenario: EmulatorConfig | str, host: str, port: int, latency_ms: int
+    config_or_scenario: EmulatorConfig | str,
+    host: str,
+    port: int,
+    latency_ms: int,
+    record: Path | None = None,
 ) -> RunningEmulator:
     config = (
         scenario_config(config_or_scenario)
         if isinstance(config_or_scenario, str)
         else config_or_scenario
     )
-    app = create_app(config, latency_ms=latency_ms)
-    server_config = uvicorn.Config(
-        app, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none"
-    )
     sock = _bind(host, port)
+    recorder = None
     try:
-        return RunningEmulator(app.state.emulator, _QuickServer(server_config), sock)
+        recorder = HarRecorder(Path(record)) if record is not None else None
+        app = create_app(config, latency_ms=latency_ms, recorder=recorder)
+        server_config = uvicorn.Config(
+            app, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none"
+        )
+        return RunningEmulator(app.state.emulator, _QuickServer(server_config), sock, recorder)
     except BaseException:
         sock.close()
+        if recorder is not None:
+            recorder.close()
         raise
 
 
@@ -128,9 +152,13 @@ def running_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
     latency_ms: int = 0,
+    record: Path | None = None,
 ) -> Iterator[RunningEmulator]:
-    """Serve an emulator in a background thread for the duration of the `with` block."""
-    emulator = _prepare(config_or_scenario, host, port, latency_ms)
+    """Serve an emulator in a background thread for the duration of the `with` block.
+
+    With `record`, every exchange is written to that file as HAR 1.2 (complete on exit).
+    """
+    emulator = _prepare(config_or_scenario, host, port, latency_ms, record)
     emulator.start()
     try:
         yield emulator
@@ -145,12 +173,18 @@ def serve_forever(
     port: int = 0,
     latency_ms: int = 0,
     on_ready: Callable[[RunningEmulator], None],
+    record: Path | None = None,
 ) -> None:
-    """Serve until Ctrl+C or SIGTERM (for `sage200-doctor emulate`); `on_ready` runs first."""
+    """Serve until Ctrl+C or SIGTERM (for `sage200-doctor emulate`); `on_ready` runs first.
+
+    With `record`, the HAR file is completed on either way of stopping.
+    """
     stop = threading.Event()
     previous = _on_sigterm(stop)
     try:
-        with running_emulator(config, host=host, port=port, latency_ms=latency_ms) as emulator:
+        with running_emulator(
+            config, host=host, port=port, latency_ms=latency_ms, record=record
+        ) as emulator:
             on_ready(emulator)
             with contextlib.suppress(KeyboardInterrupt):
                 while not stop.wait(0.2):
