@@ -15,6 +15,7 @@ from sage200_doctor.postman import (
     load_collection,
     load_environment,
     parse_collection,
+    secrets_in_export,
     settings_from_export,
     write_env_file,
 )
@@ -173,3 +174,16 @@ def test_a_source_name_cannot_add_lines(tmp_path: Path) -> None:
         sources=(Path("a\nSAGE200_SCOPE=x"),),
     )
     assert read_back(path) == {"SAGE200_EDITION": "standard"}
+
+
+def test_every_secret_of_the_export_is_known_for_masking() -> None:
+    secrets = secrets_in_export(COLLECTION, environment=ENV)
+    canaries = {value for value in EXPECTED.values() if value.startswith("CANARY-")}
+    assert canaries <= secrets
+    assert EXPECTED["SAGE200_CLIENT_ID"] not in secrets  # not a secret
+    assert EXPECTED["SAGE200_SITE_ID"] not in secrets
+
+
+def test_a_typed_authorization_header_is_a_secret_too() -> None:
+    collection = load_collection(FIXTURES / "caution-bearer-no-space.postman_collection.json")
+    assert "BearerCANARY-access-token-3c9a71e0" in secrets_in_export(collection, environment=ENV)

@@ -12,7 +12,7 @@ Nothing here sends a request. Every error is a `PostmanError` whose message is s
 
 from __future__ import annotations
 
-from .export import render_env, settings_from_export, write_env_file
+from .export import render_env, secrets_in_export, settings_from_export, write_env_file
 from .lint import Finding, lint_collection
 from .load import load_collection, load_environment, parse_collection, parse_environment
 from .model import (
@@ -50,6 +50,7 @@ __all__ = [
     "parse_environment",
     "render_env",
     "resolve_requests",
+    "secrets_in_export",
     "settings_from_export",
     "write_env_file",
 ]

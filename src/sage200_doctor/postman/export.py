@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 from sage200_doctor.envfile import quote
+from sage200_doctor.redact import is_secret_name
 from sage200_doctor.settings import KNOWN_KEYS
 
 from .model import Auth, Collection, PostmanError, ResolvedRequest, VariableScope
@@ -64,6 +65,34 @@ def settings_from_export(
     }
     usable = {key: value for key, value in found.items() if value and "{{" not in value}
     return {key: usable[key] for key in KNOWN_KEYS if key in usable}
+
+
+def secrets_in_export(
+    collection: Collection,
+    *,
+    environment: VariableScope | None = None,
+    globals_: VariableScope | None = None,
+) -> frozenset[str]:
+    """Every value in the export that is a credential, for a `Redactor` to mask: variables
+    exported as `secret` or named like a credential, and the resolved secret auth fields and
+    headers of every request."""
+    scopes = Scopes.of(environment=environment, collection=collection.variables, globals_=globals_)
+    values = {
+        variable.value
+        for layer in scopes.layers
+        for variable in layer.variables
+        if variable.secret or is_secret_name(variable.key)
+    }
+    for request in resolve_requests(collection, environment=environment, globals_=globals_):
+        values |= {pair.value for pair in request.headers if is_secret_name(pair.key)}
+        values |= {pair.value for pair in request.query if is_secret_name(pair.key)}
+        if request.auth is not None:
+            values |= {value for key, value in request.auth.fields if _secret_field(key)}
+    return frozenset(value for value in values if value.strip() and "{{" not in value)
+
+
+def _secret_field(key: str) -> bool:
+    return is_secret_name(key) or _normal(key) in {"token", "password", "clientsecret"}
 
 
 def write_env_file(

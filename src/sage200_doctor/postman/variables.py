@@ -11,7 +11,6 @@ reported as unresolved.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -97,8 +96,3 @@ class Resolver:
     @property
     def unresolved(self) -> tuple[Unresolved, ...]:
         return tuple(self._unresolved)
-
-
-def names_in(texts: Sequence[str]) -> tuple[str, ...]:
-    """Every `{{name}}` referenced in `texts` (dynamic `$` names excluded)."""
-    return _unresolved_names(" ".join(texts))
