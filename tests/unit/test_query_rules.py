@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sage200_doctor.http.odata import equals
 from sage200_doctor.rules import Judgement
 from sage200_doctor.rules.query import judge_filter, judge_query
 
@@ -112,3 +115,13 @@ def test_an_option_in_another_case_warns_and_is_still_judged() -> None:
 def test_percent_encoded_options_are_decoded_first() -> None:
     judgement = only(judge_query([("%24filter", "reference%20eq%20%E2%80%98A1%E2%80%99")]))
     assert "typographic" in judgement.summary
+
+
+def test_quotes_inside_a_string_are_part_of_the_value() -> None:
+    assert judge_filter("name eq 'O’Brien “Ltd”' and notes eq 'say \"hi\"'") == []
+
+
+@given(st.text())
+def test_every_value_the_client_quotes_passes(value: str) -> None:
+    # the client's own quoting (http/odata.py) and this lint must agree on what a string is
+    assert judge_filter(equals("name", value)) == []

@@ -66,19 +66,7 @@ def judge_filter(expression: str) -> list[Judgement]:
                 "Give an expression such as `reference eq 'A1D001'`, or leave $filter out.",
             )
         ]
-    judgements = []
-    marks = sorted({mark for mark in expression if mark in TYPOGRAPHIC_QUOTES})
-    if marks:
-        judgements.append(
-            _filter_failed(
-                f"$filter contains typographic quotes ({' '.join(marks)}).",
-                f"In `{_excerpt(expression)}` the quotes are curly ones, usually copied from a web "
-                "page or a word processor. OData strings need straight single quotes: "
-                "`reference eq 'A1D001'`.",
-            )
-        )
-    judgements.extend(_literal_problems(expression))
-    return judgements
+    return _literal_problems(expression)
 
 
 def _judge_option(name: str, value: str) -> list[Judgement]:
@@ -148,11 +136,15 @@ def _missing_dollar(name: str) -> Judgement:
 
 
 def _literal_problems(expression: str) -> list[Judgement]:
-    """Double-quoted strings, quotes never closed, and apostrophes that end a string early."""
+    """Typographic or double quotes outside strings, quotes never closed, and apostrophes that
+    end a string early. Inside a single-quoted string anything goes (a name may hold ’ or ")."""
     problems: dict[str, Judgement] = {}
+    marks: set[str] = set()
     index = 0
     while index < len(expression):
         char = expression[index]
+        if char in TYPOGRAPHIC_QUOTES:
+            marks.add(char)
         if char == '"':
             problems.setdefault("double", _double_quoted(expression))
         if char != "'":
@@ -167,7 +159,17 @@ def _literal_problems(expression: str) -> list[Judgement]:
             problems.setdefault("apostrophe", _unescaped_apostrophe(expression, index))
             break
         index = end + 1
-    return list(problems.values())
+    typographic = [_typographic(expression, marks)] if marks else []
+    return typographic + list(problems.values())
+
+
+def _typographic(expression: str, marks: set[str]) -> Judgement:
+    return _filter_failed(
+        f"$filter contains typographic quotes ({' '.join(sorted(marks))}).",
+        f"In `{_excerpt(expression)}` the quotes are curly ones, usually copied from a web "
+        "page or a word processor. OData strings need straight single quotes: "
+        "`reference eq 'A1D001'`.",
+    )
 
 
 def _closing_quote(expression: str, start: int) -> int | None:
