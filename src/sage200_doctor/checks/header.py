@@ -6,37 +6,11 @@ from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, warn
 from sage200_doctor.http.sage import DENIED, api_message, denial, status_phrase
 from sage200_doctor.http.session import Answer
+from sage200_doctor.rules.authorization import lint_authorization
 
 from .token import bare_token
 
 BEARER_SPACE = ("faq.postman.bearer-space",)
-QUOTES = "\"'“”‘’"
-
-
-def lint_authorization(value: str) -> list[str]:
-    """Everything wrong with an Authorization value, as a person would describe it."""
-    issues: list[str] = []
-    if "\n" in value or "\r" in value:
-        issues.append("it contains a line break")
-    if value != value.strip():
-        issues.append("it has leading or trailing whitespace")
-    text = value.strip()
-    if text[:6].lower() != "bearer":
-        issues.append("the Bearer scheme is missing (the value must start with 'Bearer ')")
-        return issues
-    after = text[6:]
-    if text[:6] != "Bearer":
-        issues.append(f"the scheme is written {text[:6]!r}, not 'Bearer'")
-    if not after or not after[0].isspace():
-        issues.append("there is no space after 'Bearer'")
-    elif after.startswith("  ") or after[0] != " ":
-        issues.append("there is more than one space (or a tab) after 'Bearer'")
-    if after.strip()[:6].lower() == "bearer":
-        issues.append("'Bearer' appears twice")
-    token = after.strip()
-    if token[:1] in QUOTES or token[-1:] in QUOTES:
-        issues.append("the token is wrapped in quotes")
-    return issues
 
 
 def _ask_header_probes_ahead(run: Diagnosis) -> bool:

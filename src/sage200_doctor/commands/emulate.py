@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from sage200_doctor.commands.options import add_chaos_options, scenario_name
@@ -93,6 +94,11 @@ def handle(args: argparse.Namespace) -> int:
     config = with_chaos(scenario_config(args.scenario), args.chaos, args.chaos_rate)
     config = dataclasses.replace(config, faults=tuple(args.fault or ()))
     serve_forever(
-        config, host=args.host, port=args.port, latency_ms=args.latency_ms, on_ready=announce
+        config,
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        on_ready=announce,
+        record=Path(args.record) if args.record else None,
     )
     return 0

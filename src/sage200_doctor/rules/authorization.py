@@ -1,0 +1,37 @@
+"""The Authorization header's shape: `Bearer` + one space + the token, nothing else.
+
+Sage's Postman guide warns that without the space the API answers "Authorization has been
+denied for this request."; the other shapes here (no scheme, two spaces, quotes, a line break,
+`Bearer` twice) are the ways people paste a token wrong. Used by the live check, the Postman
+lint and the triage of captures alike.
+"""
+
+from __future__ import annotations
+
+QUOTES = "\"'“”‘’"
+
+
+def lint_authorization(value: str) -> list[str]:
+    """Everything wrong with an Authorization value, as a person would describe it."""
+    issues: list[str] = []
+    if "\n" in value or "\r" in value:
+        issues.append("it contains a line break")
+    if value != value.strip():
+        issues.append("it has leading or trailing whitespace")
+    text = value.strip()
+    if text[:6].lower() != "bearer":
+        issues.append("the Bearer scheme is missing (the value must start with 'Bearer ')")
+        return issues
+    after = text[6:]
+    if text[:6] != "Bearer":
+        issues.append(f"the scheme is written {text[:6]!r}, not 'Bearer'")
+    if not after or not after[0].isspace():
+        issues.append("there is no space after 'Bearer'")
+    elif after.startswith("  ") or after[0] != " ":
+        issues.append("there is more than one space (or a tab) after 'Bearer'")
+    if after.strip()[:6].lower() == "bearer":
+        issues.append("'Bearer' appears twice")
+    token = after.strip()
+    if token[:1] in QUOTES or token[-1:] in QUOTES:
+        issues.append("the token is wrapped in quotes")
+    return issues
