@@ -7,8 +7,9 @@ Reads the eleven module files (`cash-book.json` ... `stock.json`, Sage's descrip
 Professional API, MIT licence) and writes only a compact summary of their GET collection
 endpoints (a path without a `{param}` segment that has a `get` operation) plus the licence:
 
-- `src/sage200_doctor/catalogue/resources.json`: per endpoint its name, module, title,
-  Professional-only flag, the date Sage's changelog says it was added, and every changelog date;
+- `src/sage200_doctor/catalogue/resources.json`: per endpoint its name, module, title, whether
+  it answers a list or one object, its Professional-only flag, the date Sage's changelog says it
+  was added, and every changelog date;
 - `src/sage200_doctor/catalogue/LICENSE-sage-openapi.txt`: the spec files' licence, verbatim.
 
 What "added" means: Sage's `x-sage-changelog` marks a new endpoint with an entry titled
@@ -87,10 +88,18 @@ def _resource(module: str, path: str, item: dict[str, Any]) -> dict[str, Any]:
         "module": module,
         "also_in": [],
         "title": item.get("x-sage-pathtitle") or item["get"].get("summary") or path,
+        "returns": _returns(item["get"]),
         "professional_only": bool(item.get("x-sage-professional-only", False)),
         "added": added[0] if added else None,
         "changelog": sorted({_iso(entry["date"]) for entry in changelog}),
     }
+
+
+def _returns(operation: dict[str, Any]) -> str:
+    """A list of records (all but two endpoints), or one object (current_user, licence)."""
+    content = operation["responses"]["200"].get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    return "list" if schema.get("type") == "array" else "object"
 
 
 def _iso(day_month_year: str) -> str:

@@ -117,6 +117,12 @@ def test_every_added_date_is_in_its_changelog_and_changelogs_are_sorted() -> Non
         assert entry.added is None or entry.added == entry.changelog[0], entry.name
 
 
+def test_two_endpoints_answer_one_object_the_others_a_list() -> None:
+    objects = {r.name for r in catalogue.all_resources() if r.returns == "object"}
+    assert objects == {"current_user", "licence"}
+    assert {r.returns for r in catalogue.all_resources()} == {"list", "object"}
+
+
 def test_an_endpoint_in_two_modules_is_one_entry() -> None:
     bands = catalogue.resource("customer_price_bands")
     assert (bands.module, bands.also_in) == ("price-book", ("sales",))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .access import MODULE_ACCESS, ROLE_SETTING, ModuleAccess
@@ -61,6 +61,8 @@ class Resource:
     module: str
     module_title: str
     title: str
+    returns: Literal["list", "object"]
+    """What a 200 carries: a list of records (all but two) or one object (current_user, licence)."""
     professional_only: bool
     added: date | None
     """When Sage's changelog says the endpoint was added; None: before the changelog began."""
@@ -109,6 +111,7 @@ def _resource(entry: dict[str, Any], titles: dict[str, str]) -> Resource:
         module=entry["module"],
         module_title=titles[entry["module"]],
         title=entry["title"],
+        returns=entry["returns"],
         professional_only=entry["professional_only"],
         added=date.fromisoformat(added) if added else None,
         changelog=tuple(date.fromisoformat(day) for day in entry["changelog"]),
