@@ -27,6 +27,8 @@ from typing import Final, Literal
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from sage200_doctor import catalogue
+
 PREFIX: Final = "SAGE200_"
 
 # The one list of known keys: (name, is it a secret). Adding a key is one line here (plus a field
@@ -56,6 +58,7 @@ _KEY_TABLE: Final[tuple[tuple[str, bool], ...]] = (
     ("SAGE200_REFRESH_TOKEN_MAX_DAYS", False),
     ("SAGE200_CLIENT_SECRET_EXPIRES", False),
     ("SAGE200_EXPIRY_WARNING_DAYS", False),
+    ("SAGE200_RESOURCES", False),
 )
 KNOWN_KEYS: Final[tuple[str, ...]] = tuple(name for name, _ in _KEY_TABLE)
 SECRET_KEYS: Final[frozenset[str]] = frozenset(name for name, secret in _KEY_TABLE if secret)
@@ -183,6 +186,9 @@ class Settings:
     refresh_token_max_days: int = DEFAULT_REFRESH_TOKEN_MAX_DAYS
     client_secret_expires: date | None = None
     expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
+    resources: tuple[str, ...] = ()
+    """GET collections the integration reads (`sop_orders`, ...), for api.resources; () = none
+    listed. Names Sage's published reference does not have are kept (and warned about)."""
     sources: Mapping[str, Source] = field(default_factory=dict, hash=False)
     raw: Mapping[str, str | Secret] = field(default_factory=dict, hash=False)
 
@@ -210,6 +216,7 @@ class Settings:
         summary = {name: _or_not_set(getattr(self, name)) for name in plain}
         summary["timeout_s"] = f"{self.timeout_s:g}"
         summary["concurrency"] = str(self.concurrency)
+        summary["resources"] = ", ".join(self.resources) or "not set"
         for name in _SECRET_FIELDS:
             summary[name] = "set" if getattr(self, name) else "not set"
         return summary
@@ -514,6 +521,7 @@ def _build(
         expiry_warning_days=_days(
             "SAGE200_EXPIRY_WARNING_DAYS", DEFAULT_EXPIRY_WARNING_DAYS, merged, problems, minimum=0
         ),
+        resources=_resources(merged.get("SAGE200_RESOURCES"), problems),
         sources=MappingProxyType(sources),
         raw=MappingProxyType(_raw(merged)),
     )
@@ -681,6 +689,51 @@ def _concurrency(value: str | None, problems: list[ConfigProblem]) -> int:
         )
     )
     return DEFAULT_CONCURRENCY
+
+
+_RESOURCE_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _resources(value: str | None, problems: list[ConfigProblem]) -> tuple[str, ...]:
+    """Comma-separated collection names, as in the URL after the base (`sop_orders`).
+
+    Case and surrounding slashes are forgiven (routing ignores them). A name that cannot be one
+    is an error and dropped; a well-formed name Sage's reference lacks is a warning and kept, so
+    the check still asks the server (the reference may be older than the site)."""
+    names: list[str] = []
+    for item in (value or "").split(","):
+        name = item.strip().strip("/").lower()
+        if not name or name in names:
+            continue
+        if not _RESOURCE_NAME.fullmatch(name):
+            problems.append(_not_a_resource_name(item.strip()))
+            continue
+        names.append(name)
+        if catalogue.find(name) is None:
+            problems.append(_unknown_resource(name))
+    return tuple(names)
+
+
+def _not_a_resource_name(item: str) -> ConfigProblem:
+    return ConfigProblem(
+        key="SAGE200_RESOURCES",
+        message=f"SAGE200_RESOURCES names {item!r}, which is not a resource name (letters,"
+        " digits and _, as in the URL after the base, without ids or query options); it is"
+        " left out",
+        severity="error",
+        suggestion="For example SAGE200_RESOURCES=sop_orders,products,nominal_codes",
+    )
+
+
+def _unknown_resource(name: str) -> ConfigProblem:
+    hint = catalogue.did_you_mean(name)
+    return ConfigProblem(
+        key="SAGE200_RESOURCES",
+        message=f"SAGE200_RESOURCES names {name}, which is not a GET collection in Sage's"
+        " published API reference; api.resources asks the server for it anyway",
+        severity="warning",
+        suggestion=hint.removeprefix("did you mean ").removesuffix("?") if hint else None,
+    )
 
 
 def _or_not_set(value: object) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "Resource",
     "all_resources",
     "did_you_mean",
+    "find",
     "module",
     "module_of_path",
     "modules",
@@ -131,6 +132,11 @@ def resource(name: str) -> Resource:
         hint = did_you_mean(name)
         raise KeyError(f"{name!r} is not a catalogued resource" + (f"; {hint}" if hint else ""))
     return found
+
+
+def find(name: str) -> Resource | None:
+    """The endpoint named `name`, or None."""
+    return _by_name().get(name)
 
 
 def did_you_mean(name: str) -> str | None:

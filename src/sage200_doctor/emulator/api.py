@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sage200_doctor.catalogue import Resource, module_of_path
+from sage200_doctor.catalogue import Resource, find
 
 from . import catalogued, resources
 from .config import Edition, EmulatorConfig
@@ -110,7 +110,7 @@ def resolve(relative: str, *, edition: Edition, config: EmulatorConfig) -> Route
         return Route(parts[0])
     if len(parts) == 2 and parts[0] == "customers" and parts[1].isdigit():
         return Route("customer", int(parts[1]))
-    found = module_of_path(parts[0]) if len(parts) == 1 else None
+    found = find(parts[0]) if len(parts) == 1 else None
     if found is not None and catalogued.served(found, edition, config):
         return Route("collection", resource=found)
     return Route(None)
