@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROLE_SETTING = (
-    "on Sage 200 Professional: System Administration > Roles > the role's features; "
-    "on Sage 200 Standard: the user's permissions (Manage users)"
+    "Professional: System Administration > Roles > the role's features; "
+    "Standard: the user's permissions (Manage users)"
 )
 """Where a person grants a role access to a module (FAQ-ERR-403, see the module docstring)."""
 
