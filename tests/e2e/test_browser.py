@@ -268,12 +268,12 @@ def test_healthy_report_says_pass(browser: Browser, tmp_path: Path) -> None:
 def test_blocked_rows_name_their_blocker(browser: Browser, tmp_path: Path) -> None:
     run = scenario_run("key-missing")
     facts = page_facts(browser, run)
-    assert facts["outcomes"].count("blocked") == 7
+    assert facts["outcomes"].count("blocked") == 8
     finding = browser.evaluate(
         "document.getElementById('header.authorization').querySelector('.col-finding').innerText"
     )
     assert "blocked by gateway.subscription_key" in finding
-    assert "7 later check(s) did not run because of it" in facts["rootText"]
+    assert "8 later check(s) did not run because of it" in facts["rootText"]
     save_screenshot(browser, run, "report-failing.png", tmp_path)
 
 

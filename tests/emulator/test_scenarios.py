@@ -196,6 +196,24 @@ def check_customers_forbidden(client: httpx.Client, env: Env, emulator: RunningE
     assert response.json()["Message"]
 
 
+def check_modules_denied(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    for path, area in (("sop_orders", "Sales Order Processing"), ("products", "Stock Control")):
+        response = api(client, env, path, **{"$top": "1"})
+        assert response.status_code == 403
+        assert area in response.json()["Message"]
+    assert api(client, env, "customers", **{"$top": "1"}).status_code == 200
+    assert api(client, env, "nominal_codes", **{"$top": "1"}).status_code == 200
+
+
+def check_old_professional_site(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert env["SAGE200_EDITION"] == "professional"
+    assert api(client, env, "sop_orders").status_code == 200  # older than Sage's changelog
+    assert api(client, env, "customer_price_bands").status_code == 200  # added 2020-09-16
+    newer = api(client, env, "sop_quotes")  # added 2021-11-08
+    assert newer.status_code == 404
+    assert newer.json()["Message"].startswith("No HTTP resource was found")
+
+
 def check_edition_mismatch(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
     assert env["SAGE200_EDITION"] == "standard"
     assert env["SAGE200_API_BASE_URL"].endswith("/uk/sage200/accounts/v1/")
@@ -309,6 +327,8 @@ CHECKS: dict[str, Callable[[httpx.Client, Env, RunningEmulator], None]] = {
     "site-not-listed": check_site_not_listed,
     "company-not-listed": check_company_not_listed,
     "customers-forbidden": check_customers_forbidden,
+    "modules-denied": check_modules_denied,
+    "old-professional-site": check_old_professional_site,
     "edition-mismatch": check_edition_mismatch,
     "reference-missing": check_reference_missing,
     "filter-ignored": check_filter_ignored,

@@ -126,6 +126,36 @@ def test_check_entries_carry_guidance_evidence_and_facts() -> None:
     assert "facts" not in checks["config.complete"]
 
 
+RESOURCE_ROW = {
+    "resource": "sop_orders",
+    "module": "sop",
+    "outcome": "forbidden",
+    "status": 403,
+    "reason": "HTTP 403: the role lacks the SOP module.",
+}
+
+
+def _with_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    report = build_report(sample_run(failing=False), Redactor())
+    report["checks"][0]["facts"] = facts
+    return report
+
+
+def test_facts_may_be_a_table_and_a_mapping_of_counts() -> None:
+    """api.resources keeps its matrix as rows, and a module → outcome → count summary."""
+    facts = {"resources": [RESOURCE_ROW], "modules": {"sop": {"forbidden": 1}}, "n": 3}
+    assert validate_report(_with_facts(facts)) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[[1, 2]], [{"nested": {"too": "deep"}}], {"sop": {"forbidden": [1]}}, [1, 2]],
+    ids=["list-of-lists", "row-with-object", "deep-mapping", "list-of-scalars"],
+)
+def test_facts_nested_deeper_than_rows_are_rejected(value: Any) -> None:
+    assert validate_report(_with_facts({"x": value})) != []
+
+
 def test_a_token_learned_late_is_swept_from_earlier_evidence(tmp_path: Path) -> None:
     run = sample_run(body=f'{{"echo": "{TOKEN}"}}')
     redactor = Redactor()

@@ -86,6 +86,8 @@ def test_known_keys_are_the_contract_keys() -> None:
         "SAGE200_EXPIRY_WARNING_DAYS",
         # Requests in flight at once (speed), added too:
         "SAGE200_CONCURRENCY",
+        # Go-live coverage of the other modules (api.resources):
+        "SAGE200_RESOURCES",
     }
     assert len(KNOWN_KEYS) == len(set(KNOWN_KEYS))
 
@@ -376,6 +378,42 @@ def test_concurrency_accepts_1_to_32(value: str, width: int) -> None:
     assert loaded.problems == ()
     assert loaded.settings.concurrency == width
     assert loaded.settings.public_summary()["concurrency"] == str(width)
+
+
+def test_resources_are_a_comma_separated_list_of_names() -> None:
+    loaded = load(environ={"SAGE200_RESOURCES": " SOP_Orders, /products/ ,,nominal_codes,products"})
+    assert loaded.problems == ()
+    assert loaded.settings.resources == ("sop_orders", "products", "nominal_codes")
+    assert loaded.settings.public_summary()["resources"] == "sop_orders, products, nominal_codes"
+
+
+def test_no_resources_by_default() -> None:
+    loaded = load()
+    assert loaded.settings.resources == ()
+    assert loaded.settings.public_summary()["resources"] == "not set"
+
+
+def test_an_unknown_resource_is_a_warning_with_did_you_mean_and_is_still_asked_for() -> None:
+    loaded = load(environ={"SAGE200_RESOURCES": "sop_order,customers"})
+    (problem,) = loaded.problems
+    assert (problem.key, problem.severity) == ("SAGE200_RESOURCES", "warning")
+    assert "sop_order," in problem.message
+    assert problem.suggestion == "Did you mean sop_orders?"
+    assert loaded.settings.resources == ("sop_order", "customers")
+
+
+def test_an_unknown_resource_with_nothing_close_has_no_suggestion() -> None:
+    (problem,) = load(environ={"SAGE200_RESOURCES": "zzzzqqqq"}).problems
+    assert problem.suggestion is None
+
+
+@pytest.mark.parametrize("item", ["customers/27825", "sop_orders?$top=5", "sop orders", "1abc"])
+def test_something_that_cannot_be_a_resource_name_is_an_error_and_left_out(item: str) -> None:
+    loaded = load(environ={"SAGE200_RESOURCES": f"customers,{item}"})
+    (problem,) = [p for p in loaded.problems if p.key == "SAGE200_RESOURCES"]
+    assert problem.severity == "error"
+    assert repr(item) in problem.message
+    assert loaded.settings.resources == ("customers",)
 
 
 def test_ca_bundle_that_exists_is_kept(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from . import (  # noqa: F401 - importing a module declares its checks
     gateway,
     header,
     network,
+    resources,
     schema,
     sites,
     token,

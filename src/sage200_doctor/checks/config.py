@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from sage200_doctor.config.settings import Secret
+from sage200_doctor.config.settings import ConfigProblem, Secret
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, warn
 
@@ -54,12 +54,8 @@ def check_configuration_is_complete(run: Diagnosis) -> str:
     guidance=("guide.config",),
 )
 def check_values_are_well_formed(run: Diagnosis) -> str:
-    errors = [f"{p.key}: {p.message}" for p in run.problems if p.severity == "error"]
-    warnings = [
-        _with_suggestion(p.key, p.message, p.suggestion)
-        for p in run.problems
-        if p.severity == "warning"
-    ]
+    errors = [_line(p) for p in run.problems if p.severity == "error"]
+    warnings = [_line(p) for p in run.problems if p.severity == "warning"]
     for key, value in run.settings.raw.items():
         if key not in LINTED_ELSEWHERE:
             errors.extend(f"{key}: {issue}" for issue in lint_value(key, value))
@@ -99,8 +95,10 @@ def lint_value(key: str, value: str | Secret) -> list[str]:
     return issues
 
 
-def _with_suggestion(key: str, message: str, suggestion: str | None) -> str:
-    return f"{key}: {message}" + (f" (did you mean {suggestion}?)" if suggestion else "")
+def _line(problem: ConfigProblem) -> str:
+    """`KEY: what is wrong. What to do.` (the suggestion is a sentence of its own)."""
+    text = f"{problem.key}: {problem.message}"
+    return f"{text}. {problem.suggestion}" if problem.suggestion else text
 
 
 def _url_problems(run: Diagnosis) -> list[str]:

@@ -254,6 +254,49 @@ def days(minimum: int) -> Parser:
     return parse
 
 
+_RESOURCE_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def resources(value: str, parsing: Parsing) -> tuple[str, ...]:
+    """Comma-separated collection names, as in the URL after the base (`sop_orders`).
+
+    Case and surrounding slashes are forgiven (routing ignores them). A name that cannot be one
+    is an error and dropped; a well-formed name Sage's reference lacks is a warning and kept, so
+    the check still asks the server (the reference may be older than the site)."""
+    from sage200_doctor import catalogue
+
+    names: list[str] = []
+    for item in value.split(","):
+        name = item.strip().strip("/").lower()
+        if not name or name in names:
+            continue
+        if not _RESOURCE_NAME.fullmatch(name):
+            parsing.problems.append(
+                ConfigProblem(
+                    parsing.key.name,
+                    f"{parsing.key.name} names {item.strip()!r}, which is not a resource name"
+                    " (letters, digits and _, as in the URL after the base, without ids or query"
+                    " options); it is left out",
+                    "error",
+                    f"For example {parsing.key.name}=sop_orders,products,nominal_codes",
+                )
+            )
+            continue
+        names.append(name)
+        if catalogue.find(name) is None:
+            close = catalogue.did_you_mean(name)
+            parsing.problems.append(
+                ConfigProblem(
+                    parsing.key.name,
+                    f"{parsing.key.name} names {name}, which is not a GET collection in Sage's"
+                    " published API reference; api.resources asks the server for it anyway",
+                    "warning",
+                    f"Did you mean {close}?" if close else None,
+                )
+            )
+    return tuple(names)
+
+
 @dataclass(frozen=True)
 class Key:
     """One row of the table."""
@@ -291,6 +334,7 @@ KEYS: Final[tuple[Key, ...]] = (
     Key("SAGE200_REFRESH_TOKEN_MAX_DAYS", "refresh_token_max_days", "refresh token lifetime in days", days(1), "90"),
     Key("SAGE200_CLIENT_SECRET_EXPIRES", "client_secret_expires", "when the client secret expires", day),
     Key("SAGE200_EXPIRY_WARNING_DAYS", "expiry_warning_days", "how far ahead token.expiry warns", days(0), "14"),
+    Key("SAGE200_RESOURCES", "resources", "GET collections the integration reads", resources, ""),
 )  # fmt: skip
 
 BY_NAME: Final[Mapping[str, Key]] = MappingProxyType({key.name: key for key in KEYS})

@@ -110,6 +110,9 @@ class Settings:
     refresh_token_max_days: int = DEFAULT_REFRESH_TOKEN_MAX_DAYS
     client_secret_expires: date | None = None
     expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
+    resources: tuple[str, ...] = ()
+    """GET collections the integration reads (`sop_orders`, ...), for api.resources; () = none
+    listed. Names Sage's published reference does not have are kept (and warned about)."""
     sources: Mapping[str, Source] = field(default_factory=dict, hash=False)
     raw: Mapping[str, str | Secret] = field(default_factory=dict, hash=False)
 
@@ -130,6 +133,8 @@ class Settings:
             value = getattr(self, key.field)
             if key.secret:
                 summary[key.field] = "set" if value else "not set"
+            elif isinstance(value, tuple):
+                summary[key.field] = ", ".join(value) or "not set"
             else:
                 summary[key.field] = "not set" if value is None else _shown(value)
         return summary

@@ -1,7 +1,8 @@
 """Every `/uk/...` request: the gateway first, then the API's checks in the reference's order.
 
 key (gateway) → Authorization header format → JWT → X-Site/X-Company → module permission →
-route and verb → query validation (reference §9 item 4).
+route and verb → query validation (reference §9 item 4). An endpoint this site does not have
+(Professional-only on Standard, newer than the site's version) is an unknown route.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import resources
-from .config import EmulatorConfig
+from sage200_doctor.catalogue import Resource, find
+
+from . import catalogued, resources
+from .config import Edition, EmulatorConfig
 from .gateway import apim_error, gateway_rejection, route_api
 from .seed import USER_SUB, Company, find_company
 from .state import EmulatorState
@@ -20,15 +23,23 @@ from .tokens import verify_access_token
 from .wire import answered_by, emulator_state
 
 DENIED = "Authorization has been denied for this request."
-SALES_LEDGER_DENIED = "The user's role does not have access to the Sales Ledger module."
 _SALES_LEDGER_ROUTES = frozenset({"customers", "customer"})
+_SPECIAL_ROUTES = frozenset({"sites", "current_user", "customers"})
 API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass(frozen=True)
 class Route:
-    name: str | None  # None: no resource matches
+    name: str | None  # None: no resource matches; "collection": a catalogued one
     customer_id: int = 0
+    resource: Resource | None = None
+
+    @property
+    def module(self) -> str | None:
+        """The catalogue module whose role access the route needs (None: not company data)."""
+        if self.name in _SALES_LEDGER_ROUTES:
+            return "sales"
+        return self.resource.module if self.resource is not None else None
 
 
 async def uk_endpoint(request: Request) -> Response:
@@ -43,22 +54,22 @@ async def uk_endpoint(request: Request) -> Response:
     edition, relative = routed
     if edition not in state.config.editions_served:
         return _no_resource(request)
-    return _api(request, state, relative)
+    return _api(request, state, edition, relative)
 
 
-def _api(request: Request, state: EmulatorState, relative: str) -> Response:
+def _api(request: Request, state: EmulatorState, edition: Edition, relative: str) -> Response:
     config = state.config
     token = bearer_token(request.headers.get("authorization"), config)
     if token is None or not _token_valid(token, request, state):
         return resources.asp_message(401, DENIED)
-    route = resolve(relative)
+    route = resolve(relative, edition=edition, config=config)
     company = None
     if _needs_site(route, config):
         company = _selected_company(request, state)
         if company is None:
             return resources.asp_message(config.site_denied_status, DENIED)
-    if route.name in _SALES_LEDGER_ROUTES and not config.sales_ledger_access:
-        return resources.asp_message(403, SALES_LEDGER_DENIED)
+    if route.module is not None and route.module in config.modules_denied:
+        return resources.asp_message(403, catalogued.denied_message(route.module))
     if route.name is None:
         return _no_resource(request)
     if request.method != "GET":
@@ -92,13 +103,16 @@ def _token_valid(token: str, request: Request, state: EmulatorState) -> bool:
     return claims is not None and claims.get("sub") == USER_SUB
 
 
-def resolve(relative: str) -> Route:
+def resolve(relative: str, *, edition: Edition, config: EmulatorConfig) -> Route:
     """ASP.NET routing is case-insensitive and tolerates a trailing slash."""
     parts = relative.rstrip("/").lower().split("/")
-    if parts in (["sites"], ["current_user"], ["customers"]):
+    if len(parts) == 1 and parts[0] in _SPECIAL_ROUTES:
         return Route(parts[0])
     if len(parts) == 2 and parts[0] == "customers" and parts[1].isdigit():
         return Route("customer", int(parts[1]))
+    found = find(parts[0]) if len(parts) == 1 else None
+    if found is not None and catalogued.served(found, edition, config):
+        return Route("collection", resource=found)
     return Route(None)
 
 
@@ -130,4 +144,6 @@ def _dispatch(
     assert company is not None  # _needs_site is true for every company-data route
     if route.name == "customers":
         return resources.customers(request, state, company)
+    if route.resource is not None:
+        return catalogued.collection(request, state, company, route.resource)
     return resources.customer(request, state, company, route.customer_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import date
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -77,6 +78,8 @@ def _jsonable(value: object) -> object:
         return [_jsonable(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)  # a FaultRule
+    if isinstance(value, date):
+        return value.isoformat()  # site_version
     return value
 
 

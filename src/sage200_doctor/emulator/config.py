@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
+
+from sage200_doctor.catalogue.access import MODULE_ACCESS
 
 from .faults import FaultRule
 
@@ -85,7 +88,12 @@ class EmulatorConfig:
     bearer_extra_spaces_allowed: bool = False
     current_user_needs_site: bool = False
     site_denied_status: Literal[401, 403] = 401
-    sales_ledger_access: bool = True
+    sales_ledger_access: bool = True  # False: the "sales" module is denied (see modules_denied)
+    # Modules (catalogue keys: "sop", "stock", ...) the user's role lacks: their endpoints 403.
+    denied_modules: tuple[str, ...] = ()
+    # The site's Sage 200 version as a date: endpoints Sage's changelog dates later answer 404.
+    # None: current (Standard Online always is; on-premise Professional may lag behind).
+    site_version: date | None = None
     top_default: int = 500
     top_max: int = 5000
     top_over_max: TopOverMax = "cap"
@@ -135,6 +143,10 @@ class EmulatorConfig:
             raise ValueError("at least one redirect URI must be registered")
         if not 0.0 <= self.chaos_rate <= 1.0 or self.slow_fault_s <= 0:
             raise ValueError("chaos_rate must be between 0 and 1, slow_fault_s above 0")
+        unknown = sorted(set(self.denied_modules) - set(MODULE_ACCESS))
+        if unknown:
+            known = ", ".join(MODULE_ACCESS)
+            raise ValueError(f"unknown module(s) in denied_modules: {unknown}; known: {known}")
 
     @property
     def editions_served(self) -> tuple[Edition, ...]:
@@ -143,6 +155,14 @@ class EmulatorConfig:
     @property
     def audience_to_issue(self) -> str:
         return self.issued_audience or self.audience
+
+    @property
+    def modules_denied(self) -> frozenset[str]:
+        """`denied_modules`, plus "sales" when `sales_ledger_access` is off (the same fault)."""
+        denied = set(self.denied_modules)
+        if not self.sales_ledger_access:
+            denied.add("sales")
+        return frozenset(denied)
 
 
 SECRET_FIELDS = frozenset(

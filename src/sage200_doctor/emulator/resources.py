@@ -1,4 +1,4 @@
-"""The API's resources: sites, current_user, customers, customers/{id}."""
+"""The API's resources: sites, current_user, customers, customers/{id} (others: catalogued.py)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def customers(request: Request, state: EmulatorState, company: Company) -> Respo
         return bad_query(exc)
     page, total = apply_options(state.customer_table(company).rows, options)
     if options.count:
-        return _counted(state.config, page, total)
+        return counted(state.config, page, total)
     return JSONResponse(page)
 
 
@@ -60,7 +60,7 @@ def customer(
     return JSONResponse(project(record, options.select))
 
 
-def _counted(config: EmulatorConfig, page: list[Record], total: int) -> Response:
+def counted(config: EmulatorConfig, page: list[Record], total: int) -> Response:
     """$count=true in the configured shape (the real shape is undocumented)."""
     if config.count_shape == "integer":
         return JSONResponse(total)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from .config import EmulatorConfig
@@ -103,6 +104,20 @@ _ALL = (
         "customers-forbidden",
         "The user's role lacks the Sales Ledger module, so customers answer 403.",
         sales_ledger_access=False,
+    ),
+    # go-live coverage of other modules (check api.resources): without SAGE200_RESOURCES these
+    # are reported as facts; a listed resource that cannot be read fails the run.
+    _scenario(
+        "modules-denied",
+        "The user's role lacks Sales Order Processing and Stock Control: their endpoints answer 403.",
+        denied_modules=("sop", "stock"),
+    ),
+    _scenario(
+        "old-professional-site",
+        "An on-premise Professional site not updated since 2020: endpoints Sage added later "
+        "answer 404.",
+        edition="professional",
+        site_version=date(2020, 12, 31),
     ),
     _scenario(
         "edition-mismatch",
