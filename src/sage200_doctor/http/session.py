@@ -21,14 +21,14 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import certifi
 import httpx
 
 from sage200_doctor import __version__
-from sage200_doctor.http.network import NetworkProblem, classify, proxy_for
-from sage200_doctor.redact import Redactor
+from sage200_doctor.http.network import NetworkProblem, classify, host_of, proxy_for
+from sage200_doctor.redact import Redactor, cut
 from sage200_doctor.results import Exchange
 
 MAX_BODY_BYTES = 2_000_000
@@ -56,6 +56,8 @@ class Answer:
     problem: NetworkProblem | None = None
     retries: int = 0
     waited_s: float = 0.0
+    redactor: Redactor | None = field(default=None, repr=False, compare=False)
+    """The run's redactor (set by `Session`): text quoted from the body is redacted, then cut."""
     _parsed: Any = field(default=None, repr=False)
 
     @property
@@ -82,6 +84,14 @@ class Answer:
     def is_json(self) -> bool:
         return self.json is not None
 
+    def excerpt(self, limit: int) -> str:
+        """About the first `limit` characters of the body, redacted before they are cut."""
+        return self._redact().excerpt(self.text, limit)
+
+    def _redact(self) -> Redactor:
+        # An answer made outside a Session (tests) still has credential shapes masked.
+        return self.redactor if self.redactor is not None else Redactor()
+
     def describe_body(self) -> str:
         """A short phrase for findings: what came back, and a hint of what that suggests."""
         if self.status is not None and 300 <= self.status < 400:
@@ -99,7 +109,7 @@ class Answer:
         if text == "null":
             return "a JSON null"
         if "<html" in text[:500].lower() or self.content_type == "text/html":
-            title = _html_title(text)
+            title = _html_title(text, self._redact())
             named = f' titled "{title}"' if title else ""
             return f"an HTML page{named} (typically a proxy, firewall or gateway error page)"
         broken = _broken_json(text, self.content_type)
@@ -111,10 +121,10 @@ class Answer:
         return f"a body that is not JSON{kind}{_quoted_if_short(text)}"
 
 
-def _html_title(text: str) -> str:
+def _html_title(text: str, redactor: Redactor) -> str:
     match = _HTML_TITLE.search(text[:5000])
     title = " ".join(match.group(1).split()) if match else ""
-    return title if len(title) <= SHORT_BODY_CHARS else title[:SHORT_BODY_CHARS] + "…"
+    return redactor.excerpt(title, SHORT_BODY_CHARS)
 
 
 def _broken_json(text: str, content_type: str) -> str | None:
@@ -322,14 +332,14 @@ class Session:
     ) -> Answer:
         """One exchange on the wire. Touches no session state: it also runs on the pool."""
         started = time.perf_counter()
-        answer = Answer(url=url)
+        answer = Answer(url=url, redactor=self._redactor)
         try:
             with self._client.stream(method, url, headers=dict(headers), data=form) as response:
                 answer.status = response.status_code
                 answer.headers = {k.lower(): v for k, v in response.headers.items()}
                 answer.text, answer.truncated = _read_capped(response)
         except httpx.HTTPError as error:
-            answer.problem = classify(error, urlsplit(url).netloc or url, proxy=proxy_for(url))
+            answer.problem = classify(error, host_of(url), proxy=proxy_for(url))
         except (ValueError, ssl.SSLError, OSError) as error:
             # Malformed URLs and low-level socket errors that httpx did not wrap.
             answer.problem = NetworkProblem(
@@ -365,14 +375,13 @@ class Session:
         )
 
     def _excerpt(self, answer: Answer) -> str:
-        if answer.is_json:
-            try:
-                text = self._json_head(answer.json)
-            except Exception:
-                return "[dropped: could not be redacted safely]"
-        else:
-            text = self._redactor.safe_text(answer.text)
-        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + " …(cut)"
+        if not answer.is_json:
+            return self._redactor.excerpt(answer.text, EXCERPT_CHARS, suffix=" …(cut)")
+        try:
+            text = self._json_head(answer.json)
+        except Exception:
+            return "[dropped: could not be redacted safely]"
+        return cut(text, EXCERPT_CHARS, suffix=" …(cut)")
 
     def _json_head(self, body: Any) -> str:
         """The redacted JSON text, as far as the excerpt shows it.
