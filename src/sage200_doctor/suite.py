@@ -6,6 +6,7 @@ that are registered only when the plugin is active.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ import pytest
 
 from sage200_doctor.diagnosis import Diagnosis
 from sage200_doctor.http.session import Session, build_client
-from sage200_doctor.redact import Redactor, quiet_http_loggers
+from sage200_doctor.redact import Redactor, add_url_credentials, quiet_http_loggers
 from sage200_doctor.registry import CheckSpec, all_checks, with_prerequisites
 from sage200_doctor.results import CheckResult, Outcome, RunResult
 from sage200_doctor.runner import run_check, send_ahead
@@ -37,6 +38,7 @@ def redactor_for(*environments: Settings) -> Redactor:
     pair that encodes each client secret."""
     redactor = Redactor()
     for settings in environments:
+        add_url_credentials(redactor, settings.raw.values(), environ=os.environ)
         for name in SECRET_FIELDS:
             redactor.add(name, getattr(settings, name))
         if settings.client_id and settings.client_secret:
