@@ -27,7 +27,7 @@ import pytest
 
 from sage200_doctor import __version__
 from sage200_doctor.guidance import OWNER_LABELS, Guidance, guidance_for
-from sage200_doctor.redact import DROPPED, Redactor, quiet_http_loggers
+from sage200_doctor.redact import DROPPED, Redactor, neutralise_controls, quiet_http_loggers
 from sage200_doctor.results import CheckResult, Exchange, Outcome, RunResult
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ NOT_RUN = (Outcome.BLOCKED, Outcome.SKIPPED)
 
 
 def escape(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    # Control characters and bidi overrides from servers are shown, never obeyed.
+    return html.escape(neutralise_controls(str(value), multiline=True), quote=True)
 
 
 @cache
@@ -454,7 +455,7 @@ class HtmlHooks:
         # The row's panel already says what the log would (summary, details, guidance); keep
         # only captured output, redacted, and drop pytest's "No log output captured." filler.
         sections = [content for _, content in report.sections if content.strip()]
-        data[:] = [self.redactor.safe_text(line) for line in data] if sections else []
+        data[:] = [self.redactor.safe_markup(line) for line in data] if sections else []
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -482,7 +483,7 @@ class HtmlHooks:
     def _panel(self, check: CheckResult) -> str:
         done = [self.run.results[s.id] for s in self.run.specs if s.id in self.run.results]
         partial = RunResult(self.run.started_at, 0.0, {}, done)
-        return self.redactor.safe_text(check_panel(check, partial))
+        return self.redactor.safe_markup(check_panel(check, partial))
 
     def _shape_junit(
         self, item: pytest.Item, report: pytest.TestReport, check: CheckResult
@@ -532,7 +533,9 @@ def sweep_file(path: Path, redactor: Redactor) -> None:
     if not path.is_file():
         return
     text = path.read_text(encoding="utf-8")
-    swept = redactor.safe_text(text)
+    # Markup-aware: a sweep by value over rendered markup must never change the markup itself
+    # (values a server chose could otherwise remove the report's own quotes and brackets).
+    swept = redactor.safe_markup(text)
     if swept == DROPPED:
         swept = (
             "<!DOCTYPE html><title>sage200-doctor</title><p>This report was dropped because it "

@@ -4,6 +4,10 @@ Two forms: the full one for people, and `quiet` (one line per problem) for CI lo
 the caller's decision (pytest's terminal knows whether it writes to a terminal); `NO_COLOR`
 always wins. Without colour the outcome is spelled out (`FAIL`, `WARN`), so logs stay greppable
 and plain ASCII.
+
+Summaries, details and reasons quote servers; they pass `neutralise_controls` before they are
+printed, so no escape sequence, carriage return or bidi override from a server reaches the
+terminal (only this module's own colour codes do).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections import Counter
 from typing import TextIO
 
 from sage200_doctor.guidance import guidance_for
+from sage200_doctor.redact import neutralise_controls
 from sage200_doctor.results import CheckResult, Outcome, RunResult
 
 # outcome: (symbol when coloured, word when plain, ANSI colour)
@@ -80,7 +85,7 @@ def _line(result: CheckResult, run: RunResult, color: bool) -> str:
     if result.accepted is not None:
         # An accepted finding keeps its outcome but no longer decides the verdict: say why.
         text += f" [accepted until {result.accepted.expires}: {result.accepted.reason}]"
-    return f"  {_mark(result.outcome, color)} {label} {text}"
+    return f"  {_mark(result.outcome, color)} {label} {neutralise_controls(text)}"
 
 
 def _guidance_lines(guidance_ids: tuple[str, ...], indent: str) -> list[str]:
@@ -100,9 +105,11 @@ def _root_cause_block(result: RunResult, color: bool) -> list[str]:
     root = result.root_cause
     if root is None:
         return []
-    lines = [_paint(f"Root cause: {root.id}", "1;31", color) + f": {root.summary}"]
+    summary = neutralise_controls(root.summary)
+    lines = [_paint(f"Root cause: {root.id}", "1;31", color) + f": {summary}"]
     if root.details:
-        lines += [f"  {line}" for line in root.details.splitlines()[:8]]
+        details = neutralise_controls(root.details, multiline=True)
+        lines += [f"  {line}" for line in details.split("\n")[:8]]
     return lines + _guidance_lines(root.guidance_ids, "  ")
 
 
@@ -131,7 +138,7 @@ def _quiet(result: RunResult, color: bool) -> str:
         if check.outcome not in PROBLEMS:
             continue
         links = [f"{g} {guidance_for(g).url}" for g in check.guidance_ids]
-        text = check.summary + _consequence(check, result)
+        text = neutralise_controls(check.summary + _consequence(check, result))
         suffix = f" [guidance: {'; '.join(links)}]" if links else ""
         lines.append(f"{_mark(check.outcome, color, pad=False)} {check.id}: {text}{suffix}")
     return "\n".join(lines)
