@@ -108,8 +108,29 @@ def _unescape_once(source: str, parent: Unescaped | None) -> Unescaped | None:
     return Unescaped("".join(pieces), tuple(starts), tuple(origins), parent)
 
 
-def _decoded(match: re.Match[str]) -> str:
-    return _decode_escape(match.group())
+class _Pass:
+    """One decoding pass by `re.sub`, noting whether another pass could decode more: only if a
+    decoded character is itself an escape mark (`%25` → `%`), or a mark left as it was stands
+    just before a decoded character (`%2%35` → `%25`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.again = False
+        self._literal_from = 0
+
+    def __call__(self, match: re.Match[str]) -> str:
+        token = match.group()
+        plain = _decode_escape(token)
+        if plain != token and not self.again:
+            before = max(self._literal_from, match.start() - _LONGEST_ESCAPE)
+            self.again = bool(
+                ESCAPE_MARKS.search(plain) or ESCAPE_MARKS.search(self.text, before, match.start())
+            )
+        self._literal_from = match.end()
+        return plain
+
+
+_LONGEST_ESCAPE = 40
 
 
 def decoded(text: str) -> Iterator[str]:
@@ -119,10 +140,13 @@ def decoded(text: str) -> Iterator[str]:
     for _ in range(MAX_PASSES):
         if not ESCAPE_MARKS.search(current):
             return
-        following = _ESCAPE.sub(_decoded, current)
+        step = _Pass(current)
+        following = _ESCAPE.sub(step, current)
         if following == current:
             return
         yield following
+        if not step.again:
+            return
         current = following
 
 

@@ -23,6 +23,7 @@ import pytest
 from tests.e2e.conftest import CliRun, run_cli
 from tests.e2e.hostile_server import (
     CLIENT_SECRET,
+    DENIED,
     REFRESH_TOKEN,
     SITES,
     SUBSCRIPTION_KEY,
@@ -188,22 +189,25 @@ def test_proxy_passwords_are_never_printed(tmp_path: Path, variable: str) -> Non
     assert found(f"corp:{password}", texts) == []
 
 
-def test_passwords_in_configured_urls_are_never_printed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["SAGE200_TOKEN_URL", "SAGE200_API_BASE_URL"])
+def test_passwords_in_configured_urls_are_never_printed(tmp_path: Path, key: str) -> None:
     password = "UrlP4ssw0rd9"
+    path = "/oauth/token" if key == "SAGE200_TOKEN_URL" else "/uk/sage200/accounts/v1/"
 
     def refuse(request: Request) -> Reply:
-        return Reply(401, {"error": "invalid_client"})
+        return Reply(401, {"error": "invalid_client", "Message": DENIED})
 
-    token_url = f"http://someone:{password}@{{host}}/oauth/token"
     run, texts = run_against(
-        {"token": refuse},
+        {"token": refuse, "sites": refuse},
         tmp_path,
-        only=("token.refresh",),
-        settings={"SAGE200_TOKEN_URL": token_url},
+        only=("sites.list",),
+        settings={key: f"http://someone:{password}@{{host}}{path}"},
     )
-    assert run.code in (1, 3), run.stdout
+    assert run.code in (1, 2, 3), run.stdout
+    assert "someone:" not in run.report["environment"]["api_base_url"]
     assert found(password, texts) == []
     assert found(quote(password), texts) == []
+    assert found(base64.b64encode(f"someone:{password}".encode()).decode(), texts) == []
 
 
 def _longest_prefix_shown(secret: str, texts: dict[str, str]) -> str:

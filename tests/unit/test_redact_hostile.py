@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -190,6 +191,7 @@ def test_a_panel_is_swept_as_markup() -> None:
     [
         ("via http://corp:Pr0xy@10.0.0.1:8080/ now", f"via http://{MASK}@10.0.0.1:8080/ now"),
         ("https://tok3n@host/x", f"https://{MASK}@host/x"),
+        ("http://me:[redacted:url_password]@h/", f"http://{MASK}@h/"),
         ("socks5h://u:p%40ss@proxy:1080", f"socks5h://{MASK}@proxy:1080"),
         ("next=http%3A%2F%2Fu%3Apw%40host%2Fx", f"next=http%3A%2F%2F{MASK}%40host%2Fx"),
         ("https://host/path?email=a@b.example", "https://host/path?email=a@b.example"),
@@ -242,6 +244,18 @@ def test_proxy_sentences_name_the_host_only() -> None:
     assert host_of("https://u:p@api.example:8443/x") == "api.example:8443"
     assert host_of("u:p@proxy:1") == "proxy:1"
     assert host_of("http://[") == "the configured host"
+
+
+def test_header_values_and_urls_in_evidence_are_redacted() -> None:
+    key = "5ub5c71p710nk3y0a1b2c3d4e5f6a7b8"
+    r = Redactor()
+    r.add("subscription_key", key)
+    location = f"https://u:pw@h/next?k={quote(key.encode().hex().upper())}"
+    assert r.headers({"Location": location}) == {
+        "Location": f"https://{MASK}@h/next?k=[redacted:subscription_key]"
+    }
+    # report.json masks keys too: a header name a server chose to echo a secret in
+    assert r.data({f"X-Echo-{key}": "1"}) == {"X-Echo-[redacted:subscription_key]": "1"}
 
 
 # --- D6: redacted before it is cut -------------------------------------------------------------

@@ -370,7 +370,7 @@ class Session:
                 response_headers=redact.headers(dict(answer.headers)),
                 body_excerpt=self._excerpt(answer),
                 elapsed_ms=answer.elapsed_ms,
-                error=answer.problem.sentence if answer.problem else None,
+                error=redact.safe_text(answer.problem.sentence) if answer.problem else None,
             )
         )
 
