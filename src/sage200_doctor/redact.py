@@ -332,16 +332,17 @@ def add_url_credentials(
                 redactor.add(label, unquote(password))
 
 
+_CONTROLS = (*range(0x20), 0x7F, *range(0x80, 0xA0))
+"""C0 controls, DEL and C1 controls (ESC, BEL, CR, CSI, …): shown as `\\x1b`."""
+_INVISIBLE_ORDER = (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+"""Bidi overrides, embeddings, isolates and marks: they reorder what the reader sees."""
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _control_escapes(keep: str) -> dict[int, str]:
-    codes = [*range(0x20), 0x7F, *range(0x80, 0xA0)]
-    table = {code: f"\\x{code:02x}" for code in codes if chr(code) not in keep}
-    table.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
-    for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C):
-        table[code] = f"\\u{code:04x}"  # bidi controls reorder what the reader sees
-    table[0x2028], table[0x2029] = "\\u2028", "\\u2029"  # line breaks to some terminals
-    for kept in keep:
-        table.pop(ord(kept), None)
-    return table
+    table = {code: _NAMED.get(chr(code), f"\\x{code:02x}") for code in _CONTROLS}
+    table |= {code: f"\\u{code:04x}" for code in (*_INVISIBLE_ORDER, 0x2028, 0x2029)}
+    return {code: shown for code, shown in table.items() if chr(code) not in keep}
 
 
 _ONE_LINE = _control_escapes("")

@@ -8,8 +8,8 @@ Pure functions over strings, for `redact.Redactor` (which decides what is a secr
   map from every decoded character back to the characters it was written as, so a secret found
   in the decoded text is masked exactly where it stands and the text around it survives.
 - `run_pattern` finds base64 (standard, URL-safe, MIME-wrapped) and hex runs long enough to
-  hold a secret, and `decodings` gives what such a run may decode to. A run is decoded whole because
-  the secret can sit anywhere inside a larger encoded string (`Bearer …`, a whole form body).
+  hold a secret, and `decodings` gives what such a run may decode to. A run is decoded whole,
+  because the secret can sit anywhere inside a larger encoded string (`Bearer …`, a form body).
 - `markup_data` yields the parts of HTML or XML that are data (text, comments, quoted attribute
   values): the only parts a sweep over a rendered report may change.
 """
@@ -86,18 +86,18 @@ def _unescape_once(source: str, parent: Unescaped | None) -> Unescaped | None:
     origins: list[tuple[int, int, bool]] = []
     length = position = 0
     for match in _ESCAPE.finditer(source):
-        decoded = _decode_escape(match.group())
-        if decoded == match.group():
+        plain = _decode_escape(match.group())
+        if plain == match.group():
             continue
         if match.start() > position:
             pieces.append(source[position : match.start()])
             starts.append(length)
             origins.append((position, match.start(), True))
             length += match.start() - position
-        pieces.append(decoded)
+        pieces.append(plain)
         starts.append(length)
         origins.append((match.start(), match.end(), False))
-        length += len(decoded)
+        length += len(plain)
         position = match.end()
     if not origins:
         return None
