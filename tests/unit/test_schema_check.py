@@ -9,13 +9,14 @@ import pytest
 
 from sage200_doctor.checks.schema import _not_yet_validated, check_responses_match_documented_shapes
 from sage200_doctor.engine.registry import CheckWarning
+from sage200_doctor.redact import Redactor
 
 GOOD = {"site_id": "s1", "site_name": "Main", "company_id": 1, "company_name": "Co"}
 DRIFTED = {**GOOD, "company_id": "1"}
 
 
 def _run(*bodies: tuple[str, str, Any]) -> Any:
-    return SimpleNamespace(seen_bodies=list(bodies))
+    return SimpleNamespace(seen_bodies=list(bodies), redactor=Redactor())
 
 
 def test_a_record_seen_twice_is_validated_once() -> None:

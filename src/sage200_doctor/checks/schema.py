@@ -39,7 +39,9 @@ def check_responses_match_documented_shapes(run: Diagnosis) -> str:
             if path and positions:
                 path[0] = positions[int(path[0])]
             where = "/".join(str(part) for part in path) or "(root)"
-            problems.append(f"{shape} at {where}: {error.message[:200]}  [{url}]")
+            # Redacted before it is cut: a secret cut in two is no longer recognised.
+            message = run.redactor.excerpt(error.message, 200)
+            problems.append(f"{shape} at {where}: {message}  [{url}]")
     if problems:
         warn(
             f"{len(problems)} answer(s) differ from the documented shapes; clients built on the "

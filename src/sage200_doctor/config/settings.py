@@ -164,20 +164,18 @@ class Settings:
 def redactor_for(*environments: Settings) -> Redactor:
     """A redactor that knows every configured secret of these environments, the Basic pair that
     encodes each client secret, and the passwords of the proxies in the environment."""
-    from sage200_doctor.redact import Redactor
+    from sage200_doctor.redact import Redactor, add_url_credentials
 
     redactor = Redactor()
     for settings in environments:
+        # user:password@ in a configured URL or a proxy variable is a credential too.
+        add_url_credentials(redactor, settings.raw.values(), environ=os.environ)
         for name, value in settings.secrets():
             redactor.add(name, value)
         if settings.client_id and settings.client_secret:
             redactor.add_basic_credentials(
                 settings.client_id.strip(), settings.client_secret.reveal().strip()
             )
-    for variable in PROXY_KEYS:
-        password = urlsplit(os.environ.get(variable) or os.environ.get(variable.lower()) or "")
-        if password.password:
-            redactor.add("proxy_password", password.password)
     return redactor
 
 

@@ -66,9 +66,10 @@ class Diagnosis:
         """What a check's `ahead` function prepared for the check itself, by check id."""
 
     def learn_secret(self, label: str, value: str | Secret | None) -> None:
-        """A secret learned during the run (a minted token) is masked from then on."""
+        """A secret learned during the run (a minted token) is masked from then on, if it could
+        be a credential at all (`Redactor.learn`: the server chose it)."""
         if value is not None:
-            self.redactor.add(label, value)
+            self.redactor.learn(label, value)
 
     def api_url(self, path: str) -> str:
         return endpoint(self.settings.api_base_url, path)

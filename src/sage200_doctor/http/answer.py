@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sage200_doctor.http.network import NetworkProblem
+from sage200_doctor.redact import Redactor
 
 __all__ = ["MAX_BODY_BYTES", "Answer"]
 
@@ -36,6 +37,8 @@ class Answer:
     problem: NetworkProblem | None = None
     retries: int = 0
     waited_s: float = 0.0
+    redactor: Redactor | None = field(default=None, repr=False, compare=False)
+    """The run's redactor (set by `Session`): text quoted from the body is redacted, then cut."""
     _parsed: Any = field(default=None, repr=False)
 
     @property
@@ -63,6 +66,14 @@ class Answer:
     def is_json(self) -> bool:
         return self.json is not None
 
+    def excerpt(self, limit: int) -> str:
+        """About the first `limit` characters of the body, redacted before they are cut."""
+        return self._redact().excerpt(self.text, limit)
+
+    def _redact(self) -> Redactor:
+        # An answer made outside a Session (tests, captures) still has credential shapes masked.
+        return self.redactor if self.redactor is not None else Redactor()
+
     def describe_body(self) -> str:
         """A short phrase for findings: what came back, and a hint of what that suggests."""
         if self.status is not None and 300 <= self.status < 400:
@@ -80,7 +91,7 @@ class Answer:
         if text == "null":
             return "a JSON null"
         if "<html" in text[:500].lower() or self.content_type == "text/html":
-            title = _html_title(text)
+            title = _html_title(text, self._redact())
             named = f' titled "{title}"' if title else ""
             return f"an HTML page{named} (typically a proxy, firewall or gateway error page)"
         broken = _broken_json(text, self.content_type)
@@ -92,10 +103,10 @@ class Answer:
         return f"a body that is not JSON{kind}{_quoted_if_short(text)}"
 
 
-def _html_title(text: str) -> str:
+def _html_title(text: str, redactor: Redactor) -> str:
     match = _HTML_TITLE.search(text[:5000])
     title = " ".join(match.group(1).split()) if match else ""
-    return title if len(title) <= SHORT_BODY_CHARS else title[:SHORT_BODY_CHARS] + "…"
+    return redactor.excerpt(title, SHORT_BODY_CHARS)
 
 
 def _broken_json(text: str, content_type: str) -> str | None:

@@ -36,6 +36,15 @@ class NetworkProblem:
     sentence: str
 
 
+def host_of(url: str) -> str:
+    """`host:port` of a URL, without the user info (`user:password@`) it may carry."""
+    try:
+        netloc = urlsplit(url if "://" in url else f"//{url}").netloc
+    except ValueError:
+        netloc = ""
+    return netloc.rpartition("@")[2] or "the configured host"
+
+
 def proxy_for(url: str) -> str | None:
     """The proxy the environment (HTTPS_PROXY, NO_PROXY, …) routes `url` through, if any."""
     parts = urlsplit(url)
@@ -51,7 +60,7 @@ def classify(error: httpx.HTTPError, host: str, *, proxy: str | None = None) -> 
     if isinstance(error, httpx.ProxyError) or "proxy" in text:
         return NetworkProblem("proxy", f"The proxy refused or failed the connection to {host}.")
     if proxy is not None and isinstance(error, httpx.ConnectError) and "refused" in text:
-        where = urlsplit(proxy).netloc or proxy
+        where = host_of(proxy)  # never its user name or password
         return NetworkProblem(
             "proxy",
             f"The proxy {where} (from HTTPS_PROXY / HTTP_PROXY) refused the connection to it.",

@@ -46,7 +46,7 @@ def denial(answer: Answer) -> Denial:
             return Denial("gateway", body["message"])
         if isinstance(body.get("Message"), str):
             return Denial("api", body["Message"])
-    return Denial("unknown", answer.text[:200])
+    return Denial("unknown", answer.excerpt(200))
 
 
 def endpoint(base_url: str, path: str) -> str:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import certifi
 import httpx
@@ -31,8 +31,8 @@ from sage200_doctor.engine.control import RunControl
 from sage200_doctor.engine.results import Exchange
 from sage200_doctor.http.answer import MAX_BODY_BYTES, Answer
 from sage200_doctor.http.lanes import Flight, Lane, run_alone
-from sage200_doctor.http.network import NetworkProblem, classify, proxy_for
-from sage200_doctor.redact import Redactor
+from sage200_doctor.http.network import NetworkProblem, classify, host_of, proxy_for
+from sage200_doctor.redact import Redactor, cut
 
 __all__ = ["Answer", "Session", "build_client", "tls_context"]
 
@@ -318,7 +318,7 @@ class Session:
     ) -> Answer:
         """One exchange on the wire. Touches no session state: it runs on a worker thread."""
         started = time.perf_counter()
-        answer = Answer(url=url)
+        answer = Answer(url=url, redactor=self._redactor)
         try:
             client = self._client_for_run()
             with client.stream(method, url, headers=dict(headers), data=form) as response:
@@ -326,7 +326,7 @@ class Session:
                 answer.headers = {k.lower(): v for k, v in response.headers.items()}
                 answer.text, answer.truncated = _read_capped(response)
         except httpx.HTTPError as error:
-            answer.problem = classify(error, urlsplit(url).netloc or url, proxy=proxy_for(url))
+            answer.problem = classify(error, host_of(url), proxy=proxy_for(url))
         except (ValueError, ssl.SSLError, OSError) as error:
             # Malformed URLs, a client that could not be built, socket errors httpx left as is.
             answer.problem = NetworkProblem(
@@ -357,19 +357,18 @@ class Session:
                 response_headers=redact.headers(dict(answer.headers)),
                 body_excerpt=self._excerpt(answer),
                 elapsed_ms=answer.elapsed_ms,
-                error=answer.problem.sentence if answer.problem else None,
+                error=redact.safe_text(answer.problem.sentence) if answer.problem else None,
             )
         )
 
     def _excerpt(self, answer: Answer) -> str:
-        if answer.is_json:
-            try:
-                text = self._json_head(answer.json)
-            except Exception:
-                return "[dropped: could not be redacted safely]"
-        else:
-            text = self._redactor.safe_text(answer.text)
-        return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + " …(cut)"
+        if not answer.is_json:
+            return self._redactor.excerpt(answer.text, EXCERPT_CHARS, suffix=" …(cut)")
+        try:
+            text = self._json_head(answer.json)
+        except Exception:
+            return "[dropped: could not be redacted safely]"
+        return cut(text, EXCERPT_CHARS, suffix=" …(cut)")
 
     def _json_head(self, body: Any) -> str:
         """The redacted JSON text, as far as the excerpt shows it.
@@ -390,7 +389,7 @@ class Session:
 
 
 def _deadline_answer(url: str, deadline_s: float) -> Answer:
-    host = urlsplit(url).netloc or url
+    host = host_of(url)
     return Answer(
         url=url,
         problem=NetworkProblem(

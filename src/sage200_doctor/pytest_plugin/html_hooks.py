@@ -126,7 +126,7 @@ class HtmlHooks:
     def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
         # The row's panel says what the log would; keep only captured output, redacted.
         sections = [content for _, content in report.sections if content.strip()]
-        data[:] = [self.redactor.safe_text(line) for line in data] if sections else []
+        data[:] = [self.redactor.safe_markup(line) for line in data] if sections else []
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

@@ -9,7 +9,6 @@ nothing here searches or replaces inside rendered markup.
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 from functools import cache
 from importlib.resources import files
@@ -17,6 +16,7 @@ from typing import Any
 
 from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.guidance import OWNER_LABELS, Guidance, guidance_for
+from sage200_doctor.redact import neutralise_controls
 
 VERDICT_TEXT = {
     "pass": ("PASS", "The Sage 200 API set-up works"),
@@ -29,13 +29,9 @@ VERDICT_TEXT = {
 NOT_RUN = (Outcome.BLOCKED, Outcome.SKIPPED, Outcome.INTERRUPTED)
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-"""Control characters (and bidi overrides) from a server are shown as escapes, never obeyed."""
-
-
 def escape(value: object) -> str:
-    text = _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))
-    return html.escape(text, quote=True)
+    # Control characters and bidi overrides from servers are shown, never obeyed.
+    return html.escape(neutralise_controls(str(value), multiline=True), quote=True)
 
 
 @cache

@@ -4,30 +4,42 @@ Masking works three ways, because a secret can leak in forms a key-name rule nev
 by header or field name, by the known secret values (configured ones and tokens learned during
 the run), and by the encodings of those values that HTTP traffic and reports carry (base64 of
 `client_id:secret` in a Basic header, URL-encoded form fields, JSON-escaped and HTML-escaped
-strings). On top of that, shapes that are credentials whatever their value (a JWT, the token
-after `Bearer `, a `client_secret=` query parameter) are masked even when nobody registered them.
-It fails closed: if masking itself breaks, the payload is dropped rather than shown.
+strings). Text is also decoded before it is searched (percent-encoding in any case and twice
+over, HTML character references, JSON escapes; base64 and hex runs, decoded whole), so an echo
+in an encoding nobody listed is still found (`values`, with the decoders of
+`forms`). On top of that, shapes that are credentials whatever their value (a JWT, the
+token after `Bearer `, a `client_secret=` query parameter, the user info of a URL:
+`shapes`) are masked even when nobody registered them. It fails closed: if masking
+itself breaks, the payload is dropped rather than shown.
+
+Values learned from the network (tokens a server hands out) are registered with `learn`, which
+refuses anything that cannot be a credential: a server must never be able to choose text that
+the redactor then removes from the tool's own output. Text is redacted before it is cut
+(`excerpt`), rendered markup is swept only where it holds data (`markup`), and control
+characters bound for a terminal are shown, never obeyed (`neutralise_controls`).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
-import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote_plus, unquote
 
-MASK = "[redacted]"
+from sage200_doctor.redact.forms import markup_data
+from sage200_doctor.redact.shapes import ERROR_CODE, shaped
+from sage200_doctor.redact.shapes import MASK as MASK
+from sage200_doctor.redact.shapes import could_be_credential as could_be_credential
+from sage200_doctor.redact.shapes import url_password as url_password
+from sage200_doctor.redact.values import MIN_SECRET_LENGTH as MIN_SECRET_LENGTH
+from sage200_doctor.redact.values import KnownValues, replace_spans
+
 DROPPED = "[dropped: could not be redacted safely]"
-MIN_SECRET_LENGTH = 6
 MEMO_MAX_CHARS = 256
 """Masked short strings are remembered (field names, codes, names repeat in every record)."""
 MEMO_MAX_ENTRIES = 50_000
-"""Shorter values would mask innocent text everywhere; real keys and tokens are far longer."""
 
 QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3")
 """Loggers that write full URLs and headers at INFO/DEBUG; kept at WARNING for the whole run."""
@@ -82,83 +94,6 @@ _AUTH_HEADERS = frozenset({"authorization", "proxyauthorization"})
 _SCHEME = re.compile(r"^\s*(?:bearer|basic)", re.IGNORECASE)
 _CREDENTIAL_RUN = re.compile(r"[A-Za-z0-9\-_.~+/=]{16,}")
 """A run this long in an Authorization value is a credential nobody told us about."""
-_ERROR_CODE = re.compile(r"[a-z][a-z_.\-]{0,39}|\d{1,6}")
-"""`"code": "invalid_grant"` in an error body is a diagnosis, not an authorization code."""
-
-_QUERY_NAMES = (
-    r"access_token|refresh_token|id_token|client_secret|client_assertion|code_verifier|code"
-    r"|subscription[-_]key|ocp-apim-subscription-key|api[-_]?key|password|token"
-)
-
-_PAIR_START = r"(?:(?<![A-Za-z0-9])|(?<=%3F)|(?<=%26))"
-"""Start of a pair: not inside a longer name (`SAGE200_CLIENT_SECRET=` still counts), or
-after an encoded `?` / `&` when a whole query string was URL-encoded into another URL."""
-
-
-def _by_name(match: re.Match[str]) -> str:
-    """Mask the value of a `name=value` or `"name": "value"` pair, unless already masked or
-    an error code (`code=invalid_grant` is a diagnosis, not an authorization code)."""
-    name, value, tail = match.group("name"), match.group("value"), match.group("tail") or ""
-    if value.startswith("[redacted") or (name.lower() == "code" and _ERROR_CODE.fullmatch(value)):
-        return match.group(0)
-    return f"{match.group('head')}{MASK}{tail}"
-
-
-_Replacement = str | Callable[[re.Match[str]], str]
-_SHAPES: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
-    # name=value in a query string or a form body, raw or URL-encoded into another URL.
-    (
-        re.compile(
-            rf"(?i){_PAIR_START}(?P<head>(?P<name>{_QUERY_NAMES})(?:=|%3D))"
-            rf"(?P<value>(?:(?!%26)[^&\s\"'#<>])+)(?P<tail>)"
-        ),
-        _by_name,
-    ),
-    # "name": "value" in JSON text that could not be parsed (cut short, or inside a log line).
-    # (Authorization values are left to the scheme rule below, which keeps "Bearer" visible.)
-    (
-        re.compile(
-            rf'(?i)(?P<head>"(?P<name>{_QUERY_NAMES})"\s*:\s*")'
-            rf'(?P<value>(?:[^"\\]|\\.)*)(?P<tail>")'
-        ),
-        _by_name,
-    ),
-    # The credential after an auth scheme, wherever it appears in prose or a log line.
-    (
-        re.compile(r"(?i)\b((?:bearer|basic)[\s:=]*)(?!_)([A-Za-z0-9\-_.~+/]{16,}=*)"),
-        rf"\g<1>{MASK}",
-    ),
-    # A JWT (header.payload.signature, base64url): always a credential.
-    (
-        re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"),
-        "[redacted:jwt]",
-    ),
-)
-
-
-def _encodings(value: str) -> set[str]:
-    """The forms a value takes on the wire and in reports."""
-    raw = value.encode()
-    standard = base64.b64encode(raw).decode()
-    urlsafe = base64.urlsafe_b64encode(raw).decode()
-    forms = {
-        value,
-        quote(value),
-        quote(value, safe=""),
-        quote_plus(value),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        html.escape(value),
-        html.escape(value, quote=False),
-        standard,
-        standard.rstrip("="),
-        urlsafe,
-        urlsafe.rstrip("="),
-    }
-    # The escaped forms of the encodings, too: a base64 value inside a JSON or HTML report.
-    forms |= {html.escape(form) for form in list(forms)}
-    forms |= {json.dumps(form)[1:-1] for form in list(forms)}
-    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
 def _reveal(value: object) -> object:
@@ -173,29 +108,57 @@ def is_secret_name(name: str) -> bool:
     return normal in SECRET_FIELDS or normal in SECRET_HEADERS or normal.endswith(_SECRET_SUFFIXES)
 
 
+_MASKED = re.compile(r"\[(?:redacted|dropped)[^\]]*\]")
+
+
+def cut(redacted: str, limit: int, *, suffix: str = "…") -> str:
+    """Already redacted text cut to about `limit` characters, never inside a mask (a mask that
+    straddles the cut is kept whole). Text that was not redacted yet goes to
+    `Redactor.excerpt`: cut first, a secret would no longer be recognised."""
+    if len(redacted) <= limit:
+        return redacted
+    end = limit
+    for mask in _MASKED.finditer(redacted, max(0, limit - 64), limit + 64):
+        if mask.start() < limit < mask.end():
+            end = mask.end()
+    return redacted[:end] + suffix
+
+
 class Redactor:
     """Masks known secrets in text, headers and JSON-like data."""
 
     def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-        self._pattern: re.Pattern[str] | None = None
+        self._known = KnownValues()
         self._memo: dict[str, str] = {}
         """Short texts already masked; forgotten whenever a secret is added."""
+        self.learned: list[str] = []
+        """Labels of the values learned from the network (`learn`) and registered."""
+        self.refused: list[str] = []
+        """Labels of values learned from the network that could not be credentials."""
 
     def add(self, label: str, value: object) -> None:
-        """Register a secret (a str or a `Secret`); its encodings are masked too."""
+        """Register a configured secret (a str or a `Secret`); its encodings are masked too."""
         text = _reveal(value)
         if not isinstance(text, str):
             return
         candidates = {text, text.strip(), text.strip().strip("\"'“”‘’")}
         # A value pasted with its scheme ("Bearer eyJ…") is also masked without it.
         candidates |= {_SCHEME.sub("", c).strip() for c in list(candidates)}
-        for candidate in candidates:
-            if len(candidate) >= MIN_SECRET_LENGTH:
-                for form in _encodings(candidate):
-                    self._values[form] = label
-        self._pattern = None
-        self._memo.clear()
+        self._register(label, candidates)
+
+    def learn(self, label: str, value: object) -> bool:
+        """Register a value learned from the network (a token a server handed out), if it could
+        be a credential (`could_be_credential`); False, and nothing registered, if not.
+
+        A server chooses these values: one that is not a credential would let it choose text
+        to be removed from everything the run writes, the tool's own words and markup too."""
+        text = _reveal(value)
+        if not isinstance(text, str) or not could_be_credential(text.strip()):
+            self.refused.append(label)
+            return False
+        self.learned.append(label)
+        self._register(label, {text.strip()})
+        return True
 
     def add_basic_credentials(self, client_id: str, secret: object) -> None:
         """The Basic header carries base64(`id:secret`): mask that exact encoding too."""
@@ -203,30 +166,60 @@ class Redactor:
         if isinstance(text, str) and text:
             # RFC 6749 §2.3.1 form-encodes both parts before joining; clients do either.
             pairs = {f"{client_id}:{text}", f"{quote_plus(client_id)}:{quote_plus(text)}"}
-            for pair in pairs:
-                for form in _encodings(pair):
-                    self._values[form] = "client_credentials"
-            self._pattern = None
-            self._memo.clear()
+            self._register("client_credentials", pairs)
+
+    def _register(self, label: str, candidates: Iterable[str]) -> None:
+        self._known.register(label, candidates)
+        self._memo.clear()
 
     @property
     def secret_count(self) -> int:
         """How many masked forms are known (for tests and the bundle's fingerprint)."""
-        return len(self._values)
+        return len(self._known)
 
     def text(self, value: str) -> str:
         short = len(value) <= MEMO_MAX_CHARS
         if short and value in self._memo:
             return self._memo[value]
-        masked = value
-        pattern = self._compiled()
-        if pattern is not None:
-            masked = pattern.sub(self._label, masked)
-        for shape, replacement in _SHAPES:
-            masked = shape.sub(replacement, masked)
+        masked = shaped(self._masked(value, inert_only=False))
         if short and len(self._memo) < MEMO_MAX_ENTRIES:
             self._memo[value] = masked
         return masked
+
+    def excerpt(self, value: str, limit: int, *, suffix: str = "…") -> str:
+        """At most about `limit` characters of `value`, redacted before it is cut (a secret cut
+        first would no longer be recognised, and its first part would show). A mask that
+        straddles the cut is kept whole, never cut inside."""
+        return cut(self.safe_text(value), limit, suffix=suffix)
+
+    def markup(self, value: str) -> str:
+        """Rendered HTML or XML (a written report), masked without changing its markup.
+
+        Only data is searched (text, attribute values, comments: `forms.markup_data`),
+        and only for forms of secrets without markup-significant characters, so a mask can
+        never open, close or rewrite an element, whatever values were registered."""
+        checked = self.safe_text(value)
+        if checked in (value, DROPPED):
+            return checked  # usually nothing left: everything was redacted before rendering
+        pieces: list[str] = []
+        position = 0
+        for start, end in markup_data(value):
+            pieces.append(value[position:start])
+            pieces.append(shaped(self._masked(value[start:end], inert_only=True)))
+            position = end
+        pieces.append(value[position:])
+        return "".join(pieces)
+
+    def safe_markup(self, value: str) -> str:
+        """`markup`, failing closed."""
+        try:
+            return self.markup(value)
+        except Exception:
+            return DROPPED
+
+    def _masked(self, value: str, *, inert_only: bool) -> str:
+        spans = self._known.spans(value, inert_only=inert_only)
+        return replace_spans(value, spans) if spans else value
 
     def headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
         items = headers.items() if isinstance(headers, Mapping) else headers
@@ -285,31 +278,12 @@ class Redactor:
             return MASK
         return self.text(value)
 
-    def _label(self, match: re.Match[str]) -> str:
-        return f"[redacted:{self._values.get(match.group(0), 'secret')}]"
-
-    def _compiled(self) -> re.Pattern[str] | None:
-        if self._pattern is None and self._values:
-            # Longest first, so an encoding is masked whole rather than around a shorter match.
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
-        return self._pattern
-
 
 def _harmless(key: str, item: Any) -> bool:
     """`code` is also the name of error codes; those stay visible. Nothing else is exempt."""
     if _normal(key) != "code":
         return False
-    return isinstance(item, int) or (isinstance(item, str) and bool(_ERROR_CODE.fullmatch(item)))
-
-
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-"""C0/C1 controls (ESC, BEL, CR…) and bidi overrides: a server's text must never steer a terminal."""
-
-
-def neutralise_controls(text: str) -> str:
-    """`text` with control characters shown as visible escapes (\\x1b), line breaks and tabs kept."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return isinstance(item, int) or (isinstance(item, str) and bool(ERROR_CODE.fullmatch(item)))
 
 
 class RedactingFilter(logging.Filter):
@@ -335,3 +309,49 @@ def quiet_http_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
+
+
+def add_url_credentials(
+    redactor: Redactor, values: Iterable[object], *, environ: Mapping[str, str]
+) -> None:
+    """Register the password of every URL among `values` (configured settings) and in the
+    proxy variables of `environ` (`HTTPS_PROXY`, `http_proxy`, `ALL_PROXY`, …), as written and
+    percent-decoded. URL user info is masked by shape anyway; this also catches the password
+    wherever it turns up without its URL (an error message, a Basic header)."""
+    proxies = [
+        value
+        for name, value in environ.items()
+        if name.lower().endswith("_proxy") and name.lower() != "no_proxy"
+    ]
+    for label, urls in (("url_password", values), ("proxy_password", proxies)):
+        for url in urls:
+            text = _reveal(url)
+            password = url_password(text) if isinstance(text, str) else None
+            if password:
+                redactor.add(label, password)
+                redactor.add(label, unquote(password))
+
+
+_CONTROLS = (*range(0x20), 0x7F, *range(0x80, 0xA0))
+"""C0 controls, DEL and C1 controls (ESC, BEL, CR, CSI, …): shown as `\\x1b`."""
+_INVISIBLE_ORDER = (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+"""Bidi overrides, embeddings, isolates and marks: they reorder what the reader sees."""
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _control_escapes(keep: str) -> dict[int, str]:
+    table = {code: _NAMED.get(chr(code), f"\\x{code:02x}") for code in _CONTROLS}
+    table |= {code: f"\\u{code:04x}" for code in (*_INVISIBLE_ORDER, 0x2028, 0x2029)}
+    return {code: shown for code, shown in table.items() if chr(code) not in keep}
+
+
+_ONE_LINE = _control_escapes("")
+_MULTI_LINE = _control_escapes("\n\t")
+
+
+def neutralise_controls(text: str, *, multiline: bool = False) -> str:
+    """`text` with every control character a server could use to rewrite a terminal shown as
+    a visible escape instead (`\\x1b`, `\\x07`, `\\r`, `\\u202e`): C0 and C1 controls, DEL,
+    bidi overrides and Unicode line separators. `multiline` keeps newlines and tabs (a block
+    of details); otherwise they are shown as `\\n` and `\\t`, so no line can be forged."""
+    return text.translate(_MULTI_LINE if multiline else _ONE_LINE)
