@@ -96,6 +96,10 @@ class Exchange:
     elapsed_ms: float = 0.0
     error: str | None = None
     request_body: str | None = None
+    entry: int | None = None
+    """Recorded diagnoses: the exchange's position in the capture."""
+    started_at: str | None = None
+    """Recorded diagnoses: when it started, as the capture says."""
 
     def to_json(self) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -116,6 +120,10 @@ class Exchange:
             }
         if self.error is not None:
             entry["error"] = self.error
+        if self.entry is not None:
+            entry["entry"] = self.entry
+        if self.started_at is not None:
+            entry["started_at"] = self.started_at
         return entry
 
 
@@ -169,6 +177,10 @@ class RunResult:
     """Set when the run was stopped before every check had finished."""
     selection: tuple[str, ...] = ()
     """The check ids asked for with --only (empty: the whole diagnosis)."""
+    source: str = "live"
+    """What was diagnosed: "live", "recorded" (a capture) or "postman" (an export)."""
+    input: str | None = None
+    """The file a recorded or Postman diagnosis read (its name only)."""
 
     @property
     def root_cause(self) -> CheckResult | None:

@@ -46,6 +46,8 @@ def check_entry(result: CheckResult) -> dict[str, Any]:
         entry["facts"] = result.facts
     if result.accepted is not None:
         entry["accepted"] = result.accepted.to_json()
+    if result.substitutes:
+        entry["substitutes"] = [substitute.to_json() for substitute in result.substitutes]
     return entry
 
 
@@ -62,6 +64,19 @@ def build_report(result: RunResult, redactor: Redactor) -> dict[str, Any]:
         "root_cause": {"check": root.id, "summary": root.summary} if root else None,
         "checks": [check_entry(check) for check in result.checks],
     }
+    if result.also_found:
+        report["also_found"] = [
+            {"check": c.id, "summary": c.summary, "guidance": list(c.guidance_ids)}
+            for c in result.also_found
+        ]
+    if result.interruption is not None:
+        report["interruption"] = result.interruption.to_json()
+    if result.selection:
+        report["selection"] = list(result.selection)
+    if result.source != "live":
+        report["source"] = result.source
+    if result.input is not None:
+        report["input"] = result.input
     if result.baseline is not None:
         report["baseline"] = result.baseline
     if result.requests is not None:
@@ -126,6 +141,9 @@ def _consistency(data: dict[str, Any]) -> list[str]:
     actual = data["root_cause"]["check"] if data["root_cause"] else None
     if actual != expected:
         problems.append(f"/root_cause: is {actual}, but the first failed check is {expected}")
+    also = [entry["check"] for entry in data.get("also_found", [])]
+    if also != [c["id"] for c in failed[1:]]:
+        problems.append("/also_found: is not every further failed check, in run order")
     for check in checks:
         if check["blocked_by"] is not None and check["blocked_by"] not in ids:
             problems.append(
