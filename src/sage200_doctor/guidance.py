@@ -396,6 +396,31 @@ _ENTRIES: Final = (
         source="sage200-doctor docs: Network, proxies and TLS inspection",
     ),
     Guidance(
+        id="guide.gateway.limits",
+        title="The API gateway's call limits were reached",
+        meaning=(
+            "API Management, in front of the Sage 200 API, refused the call because the"
+            " subscription used up an allowance (a rate limit per second or minute, or a call"
+            " volume quota per day or month). It is not about the Sage 200 user's role or the"
+            " request's settings, and it lifts by itself."
+        ),
+        causes=(
+            "Too many calls in a short time: a loop, parallel jobs or retries sharing one"
+            " subscription key.",
+            "A call-volume quota on the subscription used up for its period.",
+        ),
+        steps=(
+            "Wait as long as the gateway said (Retry-After, or the time in its message), then"
+            " run again.",
+            "Spread the integration's calls out, or give parallel jobs their own subscription.",
+            "If the limits are too low for the integration, ask Developer Services about the"
+            " subscription's allowance.",
+        ),
+        owner="developer",
+        url="docs/network.md",
+        source="sage200-doctor docs: Network, proxies and gateway limits",
+    ),
+    Guidance(
         id="guide.config",
         title="The sage200-doctor configuration needs attention",
         meaning=(

@@ -156,7 +156,9 @@ def test_rate_limits_are_waited_out_within_bounds_then_reported(tmp_path: Path) 
     elapsed = time.monotonic() - started
     entry = root_cause(run)
     assert entry["id"] == "customers.list"
-    assert "stayed rate-limited" in str(entry["summary"])
+    assert "stayed limited by the API gateway's rate limit" in str(entry["summary"])
+    assert "resets in 1 s" in str(entry["details"])
+    assert [g["id"] for g in entry["guidance"]] == ["guide.gateway.limits"]
     assert f"still after {session_module.MAX_RETRIES} retries" in str(entry["summary"])
     assert len(entry["evidence"]) == session_module.MAX_RETRIES + 1
     assert elapsed < 30

@@ -323,7 +323,7 @@ def _probes_over_sample(run: Diagnosis) -> Probes:
     if answer.status == 400:
         fail(f"The API rejected {what} ({status_phrase(answer)}), a documented query.")
     if not answer.ok:
-        explain_http_failure(run, answer, what)
+        explain_http_failure(run, answer, what, check="customers.query_conformance")
     body = answer.json
     if not isinstance(body, list):
         fail(f"{what} answered with {answer.describe_body()}, not a list.")

@@ -33,7 +33,7 @@ def _ask_list_ahead(run: Diagnosis) -> bool:
 def check_customers_are_readable(run: Diagnosis) -> str:
     answer = run.get("customers", params=LIST_PARAMS)
     if not answer.ok:
-        explain_http_failure(run, answer, "GET customers")
+        explain_http_failure(run, answer, "GET customers", check="customers.list")
     body = answer.json
     if not isinstance(body, list):
         fail(
@@ -113,7 +113,9 @@ def _expect_list(run: Diagnosis, answer: Answer, query: str) -> list[dict[str, A
     if answer.status == 400:
         fail(f"The API rejected $filter={query} ({status_phrase(answer)}).")
     if not answer.ok:
-        explain_http_failure(run, answer, f"GET customers?$filter={query}")
+        explain_http_failure(
+            run, answer, f"GET customers?$filter={query}", check="customers.filter"
+        )
     body = answer.json
     if not isinstance(body, list):
         fail(

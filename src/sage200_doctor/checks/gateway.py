@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sage200_doctor.engine.diagnosis import Diagnosis
-from sage200_doctor.engine.registry import check, fail
+from sage200_doctor.engine.registry import check, fail, report
 from sage200_doctor.http.sage import denial, status_phrase
+from sage200_doctor.rules.answers import judge_gateway_key
 
 KEY_GUIDANCE = ("faq.postman.subscription-key",)
 
@@ -34,23 +35,9 @@ def check_gateway_accepts_subscription_key(run: Diagnosis) -> str:
         )
     refusal = denial(answer)
     configured = bool(run.settings.subscription_key)
-    if refusal.key_invalid:
-        fail(
-            "The gateway rejected the subscription key as invalid.",
-            detail=f"{status_phrase(answer)}. Copy the primary or secondary key of an active "
-            "subscription from your developer account into SAGE200_SUBSCRIPTION_KEY.",
-        )
-    if refusal.key_missing and configured:
-        fail(
-            "The gateway says the subscription key is missing although one is configured.",
-            detail=f"{status_phrase(answer)}. The header may be stripped by a proxy.",
-        )
-    if refusal.key_missing:
-        fail(
-            "The gateway requires a subscription key and none is configured.",
-            detail=f"{status_phrase(answer)}. Set SAGE200_SUBSCRIPTION_KEY; it is sent as the "
-            "ocp-apim-subscription-key header.",
-        )
+    judgement = judge_gateway_key(answer, key_sent=configured)
+    if judgement is not None:
+        report(judgement)
     if refusal.layer == "unknown":
         # Neither API Management nor the Sage 200 API spoke (a proxy page, a redirect, a 5xx):
         # nothing refused the key, but nothing proves it reached the API either.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, warn
-from sage200_doctor.http.sage import DENIED, api_message, denial, status_phrase
+from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
-from sage200_doctor.rules.authorization import lint_authorization
+from sage200_doctor.rules.authorization import lint_authorization, refused_by_api
 
 from .token import bare_token
 
@@ -72,8 +72,7 @@ def _judge_malformed(issues: list[str], tried: Answer, good: Answer) -> None:
             f"SAGE200_AUTHORIZATION is malformed ({listing}) and could not even be sent.",
             detail=f"{tried.problem.sentence} HTTP headers cannot carry line breaks.",
         )
-    refused = tried.status == 401 and (api_message(tried) == DENIED or denial(tried).layer == "api")
-    if refused:
+    if refused_by_api(tried):
         fail(
             f"SAGE200_AUTHORIZATION is malformed: {listing}.",
             detail=f"Sent as-is, the API answered {status_phrase(tried)}: the documented symptom. "

@@ -5,14 +5,20 @@ from __future__ import annotations
 from sage200_doctor.config.rotation import keep_rotated_refresh_token
 from sage200_doctor.config.settings import Secret
 from sage200_doctor.engine.diagnosis import Diagnosis, TokenFacts
-from sage200_doctor.engine.registry import check, fail, skip, warn
+from sage200_doctor.engine.registry import check, fail, report, report_any, skip
 from sage200_doctor.http import oauth
-from sage200_doctor.http.sage import status_meaning, status_phrase
-
-CREDENTIALS = ("guide.auth.credentials",)
-RECONSENT = ("guide.auth.reconsent",)
-EXPIRY_WARNING_S = 300
-RETIRED_SIGN_ON_HOST = "signon.sso.services.sage.com"
+from sage200_doctor.http.sage import status_phrase
+from sage200_doctor.rules.token import (
+    CREDENTIALS,
+    RECONSENT,
+    granted_scopes,
+    judge_audience,
+    judge_expiry,
+    judge_issuer,
+    judge_near_expiry,
+    judge_scope,
+    judge_token_error,
+)
 
 
 @check(
@@ -99,28 +105,7 @@ def _explain_invalid_client(run: Diagnosis, method: str) -> None:
 
 
 def _explain_token_error(error: oauth.TokenError) -> None:
-    said = f"HTTP {error.status}" + (f" {error.error}" if error.error else "")
-    if error.description:
-        said += f": {error.description}"
-    if error.error == "invalid_grant":
-        fail(
-            "The refresh token was refused (invalid_grant): it has expired or was revoked.",
-            detail=f"{said}. Sign in again (sage200-doctor login) to get a new refresh token.",
-            guidance=RECONSENT,
-        )
-    if error.error == "unauthorized_client":
-        fail(
-            "This client is not allowed to use the refresh-token grant (unauthorized_client).",
-            detail=f"{said}. Ask Developer Services to enable refresh tokens for the client id.",
-        )
-    if error.error is None:
-        fail(
-            f"The token endpoint did not answer with OAuth JSON ({said}).",
-            detail=status_meaning(error.status)
-            or "A proxy, firewall or wrong SAGE200_TOKEN_URL is the usual cause.",
-            guidance=("guide.network", *CREDENTIALS),
-        )
-    fail(f"The token endpoint refused the refresh ({said}).")
+    report(judge_token_error(error))
 
 
 def _adopt(run: Diagnosis, grant: oauth.TokenGrant) -> None:
@@ -162,15 +147,7 @@ def check_access_token_claims(run: Diagnosis) -> str:
     token.claims = claims
     _verify_signature(run, token)
     expected_audience = run.settings.audience.strip()
-    audiences = oauth.audiences(claims)
-    if expected_audience not in audiences:
-        fail(
-            f"The token is for {', '.join(audiences) or 'no audience'}, not {expected_audience}.",
-            detail="Request the token with audience=" + expected_audience + " (production). "
-            "Tokens for another audience (for example the shadow environment's) are refused.",
-        )
     left = oauth.seconds_left(claims)
-    _judge_expiry(run, left)
     issuer = str(claims.get("iss", ""))
     summary = f"JWT for {expected_audience} from {issuer or 'an unnamed issuer'}"
     summary += (
@@ -183,10 +160,22 @@ def check_access_token_claims(run: Diagnosis) -> str:
             "token source": token.source,
         }
     )
-    _judge_issuer(run, issuer, summary)
-    if left is not None and left < EXPIRY_WARNING_S:
-        warn(f"The token expires in {oauth.describe_duration(left)}: requests may start failing.")
+    expected_issuer = oauth.expected_issuer(run.settings.token_url.strip())
+    report_any(
+        (
+            judge_audience(claims, expected_audience),
+            judge_expiry(left, fix=_expiry_fix(run)),
+            judge_issuer(issuer, expected_issuer, summary),
+            judge_near_expiry(left),
+        )
+    )
     return summary
+
+
+def _expiry_fix(run: Diagnosis) -> str:
+    if not run.settings.refresh_token:
+        return "configure SAGE200_REFRESH_TOKEN so each run mints a fresh one"
+    return "the identity server minted an expired token"
 
 
 def _configured_token(run: Diagnosis) -> TokenFacts:
@@ -228,34 +217,6 @@ def _verify_signature(run: Diagnosis, token: TokenFacts) -> None:
     run.facts["signature"] = "verified against the identity server's keys"
 
 
-def _judge_expiry(run: Diagnosis, left: float | None) -> None:
-    if left is None or left >= -oauth.CLOCK_SKEW_S:
-        return
-    fix = (
-        "configure SAGE200_REFRESH_TOKEN so each run mints a fresh one"
-        if not run.settings.refresh_token
-        else "the identity server minted an expired token"
-    )
-    fail(
-        f"The access token expired {oauth.describe_duration(left)} ago.",
-        detail=f"The API answers 401 to expired tokens. Get a new token; better, {fix}.",
-    )
-
-
-def _judge_issuer(run: Diagnosis, issuer: str, summary: str) -> None:
-    if RETIRED_SIGN_ON_HOST in issuer:
-        fail(
-            "The token comes from the Sage ID sign-on method retired in February 2021.",
-            guidance=("faq.errors.401", *RECONSENT),
-        )
-    expected = oauth.expected_issuer(run.settings.token_url.strip())
-    if issuer and issuer != expected:
-        warn(
-            f"{summary} The issuer is not {expected}, the host SAGE200_TOKEN_URL points at.",
-            detail="Tokens from one Sage ID environment are not accepted by another.",
-        )
-
-
 @check(
     "token.scope",
     order=80,
@@ -267,32 +228,13 @@ def _judge_issuer(run: Diagnosis, issuer: str, summary: str) -> None:
 )
 def check_scope_includes_offline_access(run: Diagnosis) -> str:
     assert run.token is not None
-    granted = _granted_scopes(run.token)
-    requested = set(run.settings.scope.split())
+    granted = granted_scopes(run.token.claims, run.token.granted_scope)
     run.facts["granted scope"] = " ".join(sorted(granted)) if granted else "unknown"
-    if "offline_access" not in requested:
-        fail(
-            "SAGE200_SCOPE does not ask for offline_access, so Sage ID issues no refresh token.",
-            detail=f"requested: {run.settings.scope}. Add offline_access and sign in again.",
-        )
-    if granted and "offline_access" not in granted:
-        fail(
-            "The token was granted without offline_access, so no refresh token was issued.",
-            detail=f"granted scopes: {' '.join(sorted(granted))}. Sign in again asking for "
-            "offline_access (sage200-doctor login); without it you must sign in every hour.",
-        )
-    if not granted:
-        warn("The granted scope cannot be read from the token or its response.")
-    if run.token.refresh_token_issued is False:
-        fail("Sage ID issued no refresh token although offline_access was granted.")
+    judgement = judge_scope(
+        granted,
+        requested=run.settings.scope,
+        refresh_token_issued=run.token.refresh_token_issued,
+    )
+    if judgement is not None:
+        report(judgement)
     return f"Granted: {' '.join(sorted(granted))}; a refresh token is available."
-
-
-def _granted_scopes(token: TokenFacts) -> set[str]:
-    if token.granted_scope:
-        return set(token.granted_scope.split())
-    scope = token.claims.get("scope")
-    if isinstance(scope, str):
-        return set(scope.split())
-    scp = token.claims.get("scp")
-    return {str(item) for item in scp} if isinstance(scp, list) else set()

@@ -8,9 +8,11 @@ prerequisites did not pass) is done by the runner, never by the checks themselve
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from sage200_doctor.rules import Judgement
 
 if TYPE_CHECKING:
     from sage200_doctor.engine.diagnosis import Diagnosis
@@ -72,6 +74,19 @@ def fail(summary: str, *, detail: str = "", guidance: tuple[str, ...] | None = N
 def warn(summary: str, *, detail: str = "", guidance: tuple[str, ...] | None = None) -> NoReturn:
     """An advisory finding: works today, but worth fixing."""
     raise CheckWarning(summary, detail=detail, guidance=guidance)
+
+
+def report(judgement: Judgement) -> NoReturn:
+    """Raise a rule's judgement (rules/) as this check's finding."""
+    finding = fail if judgement.outcome == "failed" else warn
+    finding(judgement.summary, detail=judgement.detail, guidance=judgement.guidance or None)
+
+
+def report_any(judgements: Iterable[Judgement | None]) -> None:
+    """Raise the first failure among `judgements`, else the first warning; nothing if none."""
+    found = [j for j in judgements if j is not None]
+    for judgement in sorted(found, key=lambda j: j.outcome != "failed"):
+        report(judgement)
 
 
 def skip(summary: str, *, detail: str = "") -> NoReturn:

@@ -28,7 +28,8 @@ class TokenError:
     status: int | None
     error: str | None
     description: str
-    """`error` is the OAuth error code when the body was OAuth JSON, else None."""
+    """`error` is the OAuth error code when the body was OAuth JSON, else None; then
+    `description` says what the body was instead ("an HTML page titled …", "a JSON body")."""
 
 
 def basic_credentials(client_id: str, client_secret: str) -> str:
@@ -72,9 +73,7 @@ def parse_token_answer(answer: Answer) -> TokenGrant | TokenError:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         description = body.get("error_description")
         return TokenError(answer.status, body["error"], str(description or ""))
-    return TokenError(
-        answer.status, None, f"the token endpoint answered with {answer.describe_body()}"
-    )
+    return TokenError(answer.status, None, answer.describe_body())
 
 
 class NotAJwt(ValueError):

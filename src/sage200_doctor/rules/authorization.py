@@ -8,6 +8,14 @@ lint and the triage of captures alike.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sage200_doctor.rules import Judgement
+
+if TYPE_CHECKING:
+    from sage200_doctor.http.answer import Answer
+
+BEARER_SPACE = ("faq.postman.bearer-space",)
 QUOTES = "\"'“”‘’"
 
 
@@ -35,3 +43,38 @@ def lint_authorization(value: str) -> list[str]:
     if token[:1] in QUOTES or token[-1:] in QUOTES:
         issues.append("the token is wrapped in quotes")
     return issues
+
+
+def refused_by_api(answer: Answer) -> bool:
+    """The Web API's documented denial (401 and its `Message`), not the gateway's."""
+    from sage200_doctor.http.sage import DENIED, api_message, denial
+
+    return answer.status == 401 and (api_message(answer) == DENIED or denial(answer).layer == "api")
+
+
+def judge_sent_header(value: str, answer: Answer | None) -> Judgement | None:
+    """A malformed Authorization value and what the API said to it: refused with the documented
+    symptom, a failure; accepted anyway (or not answered), a warning (other servers may not)."""
+    from sage200_doctor.http.sage import status_phrase
+
+    issues = lint_authorization(value)
+    if not issues:
+        return None
+    listing = "; ".join(issues)
+    if answer is not None and refused_by_api(answer):
+        return Judgement(
+            "header.authorization",
+            "failed",
+            f"The Authorization header is malformed: {listing}.",
+            f"The API answered {status_phrase(answer)}: the documented symptom of a header "
+            "that is not 'Bearer' + one space + the token.",
+            BEARER_SPACE,
+        )
+    said = f"It was answered {status_phrase(answer)}." if answer is not None else ""
+    return Judgement(
+        "header.authorization",
+        "warning",
+        f"The Authorization header is malformed ({listing}).",
+        f"{said} Other servers and proxies may refuse it.".strip(),
+        BEARER_SPACE,
+    )
