@@ -137,6 +137,19 @@ def check_refresh_revoked(client: httpx.Client, env: Env, emulator: RunningEmula
     assert_oauth_error(refresh(client, env), 403, "invalid_grant")
 
 
+def check_refresh_revoked_access_valid(
+    client: httpx.Client, env: Env, emulator: RunningEmulator
+) -> None:
+    assert_oauth_error(refresh(client, env), 403, "invalid_grant")
+    token = env["SAGE200_ACCESS_TOKEN"]
+    assert api(client, env, "sites", authorization=f"Bearer {token}").status_code == 200
+
+
+def check_user_not_api_enabled(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    response = api(client, env, "sites")
+    assert (response.status_code, response.json()) == (401, DENIED)
+
+
 def check_bad_client_secret(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
     assert env["SAGE200_CLIENT_SECRET"] != emulator.config.client_secret
     assert_oauth_error(refresh(client, env), 401, "invalid_client")
@@ -328,6 +341,8 @@ CHECKS: dict[str, Callable[[httpx.Client, Env, RunningEmulator], None]] = {
     "company-not-listed": check_company_not_listed,
     "customers-forbidden": check_customers_forbidden,
     "modules-denied": check_modules_denied,
+    "refresh-revoked-access-valid": check_refresh_revoked_access_valid,
+    "user-not-api-enabled": check_user_not_api_enabled,
     "old-professional-site": check_old_professional_site,
     "edition-mismatch": check_edition_mismatch,
     "reference-missing": check_reference_missing,
@@ -369,8 +384,9 @@ def test_scenario_env_keys(name: str) -> None:
     assert ("SAGE200_AUTHORIZATION" in env) == (name == "no-space-bearer")
     assert ("SAGE200_SUBSCRIPTION_KEY" in env) == (name not in ("key-missing", "key-optional"))
     only_access = name in ("token-expired", "no-offline-access")
-    assert ("SAGE200_ACCESS_TOKEN" in env) == only_access
-    assert ("SAGE200_REFRESH_TOKEN" in env) != only_access
+    both = name == "refresh-revoked-access-valid"
+    assert ("SAGE200_ACCESS_TOKEN" in env) == (only_access or both)
+    assert ("SAGE200_REFRESH_TOKEN" in env) == (not only_access)
     assert env["SAGE200_REDIRECT_URI"] == "http://127.0.0.1:8765/callback"
     assert env["SAGE200_AUTH_URL"] == f"{emulator.base_url}/authorize"
     assert env["SAGE200_TOKEN_URL"] == f"{emulator.base_url}/oauth/token"

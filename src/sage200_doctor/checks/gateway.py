@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, report
+from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http.sage import denial, status_phrase
 from sage200_doctor.rules.answers import judge_gateway_key
 
@@ -37,6 +38,8 @@ def check_gateway_accepts_subscription_key(run: Diagnosis) -> str:
     configured = bool(run.settings.subscription_key)
     judgement = judge_gateway_key(answer, key_sent=configured)
     if judgement is not None:
+        if configured:
+            _carry_on_without_the_key(run)
         report(judgement)
     if refusal.layer == "unknown":
         # Neither API Management nor the Sage 200 API spoke (a proxy page, a redirect, a 5xx):
@@ -49,3 +52,19 @@ def check_gateway_accepts_subscription_key(run: Diagnosis) -> str:
         "The gateway does not require a subscription key: a request without one reached the "
         f"API ({status_phrase(answer)})."
     )
+
+
+def _carry_on_without_the_key(run: Diagnosis) -> None:
+    """The configured key was refused: if the gateway lets a request without any key through
+    (its own policy makes the key optional), the run carries on without one."""
+    probe = run.get("sites", authorization="", with_key=False, with_company=False)
+    if probe.problem is None and denial(probe).layer == "api":
+        run.send_key = False
+        run.substitute(
+            Substitute(
+                replaced="the configured subscription key",
+                by="no subscription key",
+                proof=f"GET sites without a key reached the API ({status_phrase(probe)})",
+                set_by="gateway.subscription_key",
+            )
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, warn
+from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
 from sage200_doctor.rules.authorization import lint_authorization, refused_by_api
@@ -46,7 +47,7 @@ def check_authorization_header_format(run: Diagnosis) -> str:
         return f"'Bearer <token>' {accepted} ({status_phrase(good)})."
     if issues:
         assert tried is not None
-        _judge_malformed(issues, tried, good)
+        _judge_malformed(run, issues, tried, good)
     if bare_token(supplied) != run.token.access_token.reveal():
         warn(
             "SAGE200_AUTHORIZATION is well-formed but carries a different token than the run uses.",
@@ -65,7 +66,7 @@ def _judge_well_formed(answer: Answer) -> None:
         )
 
 
-def _judge_malformed(issues: list[str], tried: Answer, good: Answer) -> None:
+def _judge_malformed(run: Diagnosis, issues: list[str], tried: Answer, good: Answer) -> None:
     listing = "; ".join(issues)
     if tried.problem is not None:
         fail(
@@ -73,6 +74,17 @@ def _judge_malformed(issues: list[str], tried: Answer, good: Answer) -> None:
             detail=f"{tried.problem.sentence} HTTP headers cannot carry line breaks.",
         )
     if refused_by_api(tried):
+        if good.ok:
+            # The well-formed header was accepted: the later checks send that one (they always
+            # build their own), so they can still run and find what else is wrong.
+            run.substitute(
+                Substitute(
+                    replaced="SAGE200_AUTHORIZATION as configured",
+                    by="'Bearer <token>' with one space",
+                    proof=f"GET sites with it answered HTTP {good.status}",
+                    set_by="header.authorization",
+                )
+            )
         fail(
             f"SAGE200_AUTHORIZATION is malformed: {listing}.",
             detail=f"Sent as-is, the API answered {status_phrase(tried)}: the documented symptom. "

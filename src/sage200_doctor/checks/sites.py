@@ -6,10 +6,11 @@ from typing import NoReturn
 
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, report, warn
+from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http.sage import endpoint, likely_meaning
 from sage200_doctor.http.session import Answer
 from sage200_doctor.rules.answers import judge_data_answer
-from sage200_doctor.rules.sites import Pair, find_pair, judge_selection, listing, pairs_of
+from sage200_doctor.rules.sites import Pair, find_pair, judge_selection, listing, pairs_of, stand_in
 
 SETUP = ("faq.setup.configure", "faq.setup.contact")
 EDITION_SEGMENTS = {"/uk/sage200/": "/uk/sage200extra/", "/uk/sage200extra/": "/uk/sage200/"}
@@ -19,28 +20,48 @@ EDITION_OF_SEGMENT = {"/uk/sage200/": "standard", "/uk/sage200extra/": "professi
 def explain_http_failure(run: Diagnosis, answer: Answer, what: str, *, check: str) -> NoReturn:
     """The meaning of a failed data call (rules/answers.py); for a 404, the other edition's path
     is probed first, since a site answering there says which edition it is."""
-    hint = _other_edition_hint(run) if answer.status == 404 else None
+    hint = _other_edition_hint(run, check) if answer.status == 404 else None
     report(judge_data_answer(answer, what, check=check, not_found_hint=hint))
 
 
-def _other_edition_hint(run: Diagnosis) -> str | None:
-    base = run.settings.api_base_url.strip()
+def _other_edition_hint(run: Diagnosis, check: str) -> str | None:
+    base = run.api_base_url.strip()
     for segment, other in EDITION_SEGMENTS.items():
         if segment in base:
+            other_base = base.replace(segment, other)
             probe = run.session.request(
-                "GET",
-                endpoint(base.replace(segment, other), "sites"),
-                headers=run.api_headers(with_company=False),
+                "GET", endpoint(other_base, "sites"), headers=run.api_headers(with_company=False)
             )
-            if probe.status is not None and probe.status != 404:
-                edition = EDITION_OF_SEGMENT[other]
-                return (
-                    f"The {edition} path {other} answers (HTTP {probe.status}): this looks like a "
-                    f"{edition} site. Set SAGE200_EDITION={edition} and remove SAGE200_API_BASE_URL "
-                    "or point it at that path."
-                )
-            return None
+            if probe.status is None or probe.status == 404:
+                return None
+            edition = EDITION_OF_SEGMENT[other]
+            if check == "sites.list" and probe.ok and isinstance(probe.json, list) and probe.json:
+                _carry_on_at(run, other_base, probe, edition)
+            return (
+                f"The {edition} path {other} answers (HTTP {probe.status}): this looks like a "
+                f"{edition} site. Set SAGE200_EDITION={edition} and remove SAGE200_API_BASE_URL "
+                "or point it at that path."
+            )
     return None
+
+
+def _carry_on_at(run: Diagnosis, other_base: str, probe: Answer, edition: str) -> None:
+    """The other edition's path listed the sites: the run carries on there."""
+    run.api_base_override = other_base
+    run.sites = [entry for entry in probe.json if isinstance(entry, dict)]
+    run.seen_bodies.append(("sites", probe.url, probe.json))
+    run.substitute(
+        Substitute(
+            replaced=f"the {_edition_of(run.settings.api_base_url)} path",
+            by=f"the {edition} path ({other_base})",
+            proof=f"GET sites there answered HTTP {probe.status} with {len(run.sites)} entries",
+            set_by="sites.list",
+        )
+    )
+
+
+def _edition_of(base: str) -> str:
+    return next((e for seg, e in EDITION_OF_SEGMENT.items() if seg in base), "configured")
 
 
 def _ask_sites_ahead(run: Diagnosis) -> bool:
@@ -112,8 +133,28 @@ def check_site_and_company_are_listed(run: Diagnosis) -> str:
 def _confirm_configured(run: Diagnosis, pairs: list[Pair], site: str, company: str) -> str:
     judgement = judge_selection(pairs, site, company)
     if judgement is not None:
+        _carry_on_with_a_listed_pair(run, pairs, site, company)
         report(judgement)
     match = find_pair(pairs, site, company)
     assert match is not None
     run.site_id, run.company_id = match.site, match.company
     return f"X-Site and X-Company name {match.names}."
+
+
+def _carry_on_with_a_listed_pair(
+    run: Diagnosis, pairs: list[Pair], site: str, company: str
+) -> None:
+    """The configured pair is not listed: carry on with a listed pair of the configured site
+    (or the only pair there is), which GET sites itself proved the user can see."""
+    pair = stand_in(pairs, site)
+    if pair is None:
+        return
+    run.site_id, run.company_id = pair.site, pair.company
+    run.substitute(
+        Substitute(
+            replaced=f"X-Site {site} / X-Company {company}",
+            by=f"X-Site {pair.site} / X-Company {pair.company} ({pair.names})",
+            proof="GET sites lists that pair for this user",
+            set_by="sites.selection",
+        )
+    )

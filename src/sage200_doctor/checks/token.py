@@ -6,6 +6,7 @@ from sage200_doctor.config.rotation import keep_rotated_refresh_token
 from sage200_doctor.config.settings import Secret
 from sage200_doctor.engine.diagnosis import Diagnosis, TokenFacts
 from sage200_doctor.engine.registry import check, fail, report, report_any, skip
+from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http import oauth
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.rules.token import (
@@ -39,6 +40,7 @@ def check_refresh_token_mints_access_token(run: Diagnosis) -> str:
     if isinstance(result, oauth.TokenError) and result.error == "invalid_client":
         _explain_invalid_client(run, method)
     if isinstance(result, oauth.TokenError):
+        _carry_on_with_the_access_token(run)
         _explain_token_error(result)
     assert isinstance(result, oauth.TokenGrant)
     _adopt(run, result)
@@ -92,15 +94,46 @@ def _explain_invalid_client(run: Diagnosis, method: str) -> None:
         )
     probe = _refresh(run, other)
     if isinstance(probe, oauth.TokenGrant):
+        _adopt(run, probe)
+        run.substitute(
+            Substitute(
+                replaced=f"{method} client authentication",
+                by=f"{other} client authentication",
+                proof=f"the refresh grant with {other} authentication was answered with a token",
+                set_by="token.refresh",
+            )
+        )
         fail(
             f"Sage ID rejects {method} client authentication for this client, but {other} works.",
             detail=f"Set SAGE200_CLIENT_AUTH={other}.",
         )
+    _carry_on_with_the_access_token(run)
     fail(
         "Sage ID rejected the client credentials (invalid_client) with both basic and body "
         "authentication: the client id or client secret is wrong.",
         detail="Check SAGE200_CLIENT_ID and SAGE200_CLIENT_SECRET against the credentials "
         "Developer Services issued (development and production credentials differ).",
+    )
+
+
+def _carry_on_with_the_access_token(run: Diagnosis) -> None:
+    """The refresh grant was refused: if SAGE200_ACCESS_TOKEN is configured too and the API
+    still accepts it, the run carries on with it (one GET proves it)."""
+    configured = run.settings.access_token
+    if not configured:
+        return
+    token = configured.reveal().strip()
+    probe = run.get("sites", authorization=f"Bearer {token}", with_company=False)
+    if not probe.ok:
+        return
+    run.token = TokenFacts(access_token=Secret(token), source="access_token")
+    run.substitute(
+        Substitute(
+            replaced="a fresh access token from the refresh grant",
+            by="the configured SAGE200_ACCESS_TOKEN",
+            proof=f"GET sites with it answered HTTP {probe.status}",
+            set_by="token.refresh",
+        )
     )
 
 

@@ -100,7 +100,7 @@ def _token_valid(token: str, request: Request, state: EmulatorState) -> bool:
     claims = verify_access_token(
         token, issuer=state.issuer(request), audience=state.config.audience
     )
-    return claims is not None and claims.get("sub") == USER_SUB
+    return claims is not None and claims.get("sub") == USER_SUB and state.config.api_user_enabled
 
 
 def resolve(relative: str, *, edition: Edition, config: EmulatorConfig) -> Route:

@@ -88,7 +88,9 @@ class EmulatorConfig:
     bearer_extra_spaces_allowed: bool = False
     current_user_needs_site: bool = False
     site_denied_status: Literal[401, 403] = 401
-    sales_ledger_access: bool = True  # False: the "sales" module is denied (see modules_denied)
+    sales_ledger_access: bool = True
+    # False: the signed-in Sage account is not enabled for API access: every token is denied.
+    api_user_enabled: bool = True  # False: the "sales" module is denied (see modules_denied)
     # Modules (catalogue keys: "sop", "stock", ...) the user's role lacks: their endpoints 403.
     denied_modules: tuple[str, ...] = ()
     # The site's Sage 200 version as a date: endpoints Sage's changelog dates later answer 404.
@@ -111,6 +113,8 @@ class EmulatorConfig:
     env_edition: Edition | None = None
     env_subscription_key: EnvKey = "primary"
     env_credentials: EnvCredentials = "refresh_token"
+    # A refresh-token kind of env_credentials plus a working access token beside it (both set).
+    env_also_access_token: bool = False
     env_client_secret_valid: bool = True
     env_client_auth: EnvClientAuth = "basic"
     env_authorization_no_space: bool = False

@@ -79,7 +79,10 @@ def _tokens(state: EmulatorState, issuer: str) -> dict[str, str]:
             consented_at=time.time(),
             revoked=kind == "revoked_refresh_token",
         )
-        return {"SAGE200_REFRESH_TOKEN": state.issue_refresh_token(grant)}
+        tokens = {"SAGE200_REFRESH_TOKEN": state.issue_refresh_token(grant)}
+        if state.config.env_also_access_token:
+            tokens["SAGE200_ACCESS_TOKEN"] = _access_token(state, issuer)
+        return tokens
     if kind == "expired_access_token":
         issued_at = time.time() - 2 * state.config.access_token_lifetime_s
         return {"SAGE200_ACCESS_TOKEN": _access_token(state, issuer, issued_at=issued_at)}

@@ -60,6 +60,12 @@ _ALL = (
         env_credentials="revoked_refresh_token",
     ),
     _scenario(
+        "refresh-revoked-access-valid",
+        "The refresh token has been revoked, but the access token configured beside it works.",
+        env_credentials="revoked_refresh_token",
+        env_also_access_token=True,
+    ),
+    _scenario(
         "bad-client-secret",
         "The client secret in the settings is wrong: the token endpoint answers invalid_client.",
         env_client_secret_valid=False,
@@ -84,6 +90,11 @@ _ALL = (
         "no-space-bearer",
         "The supplied Authorization header is 'Bearer<token>' with no space after Bearer.",
         env_authorization_no_space=True,
+    ),
+    _scenario(
+        "user-not-api-enabled",
+        "The Sage account is not enabled for API access: the API denies every token it is sent.",
+        api_user_enabled=False,
     ),
     _scenario(
         "sites-empty",

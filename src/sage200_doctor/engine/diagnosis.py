@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sage200_doctor.config.rotation import RotationRecord
 from sage200_doctor.config.settings import ConfigProblem, LoadedSettings, Secret, Settings
 from sage200_doctor.engine.control import RunControl
+from sage200_doctor.engine.results import CheckResult, Substitute
 from sage200_doctor.http.sage import endpoint
 from sage200_doctor.http.session import Answer, Session
 from sage200_doctor.redact import Redactor
+
+if TYPE_CHECKING:
+    from sage200_doctor.engine.registry import CheckSpec
 
 
 @dataclass
@@ -64,6 +68,13 @@ class Diagnosis:
         """Capability facts of the check now running; the runner moves them to its result."""
         self.prepared: dict[str, Any] = {}
         """What a check's `ahead` function prepared for the check itself, by check id."""
+        self.api_base_override: str | None = None
+        """The edition path a substitute proved to answer (see `substitute`)."""
+        self.send_key = True
+        """False once a substitute proved the gateway accepts requests without the key."""
+        self._proven: dict[str, list[Substitute]] = {}
+        self.in_force: list[Substitute] = []
+        """Substitutes the run carries on with, in the order they were proved."""
 
     def learn_secret(self, label: str, value: str | Secret | None) -> None:
         """A secret learned during the run (a minted token) is masked from then on, if it could
@@ -71,8 +82,34 @@ class Diagnosis:
         if value is not None:
             self.redactor.learn(label, value)
 
+    def substitute(self, substitute: Substitute) -> None:
+        """Record a working alternative a request has just proved (the caller has already
+        switched the run to it). It counts only if the check then fails: the check becomes the
+        root cause or a fault found, and the checks after it run on the substitute."""
+        self._proven.setdefault(substitute.set_by, []).append(substitute)
+
+    def take_proven(self, check_id: str) -> tuple[Substitute, ...]:
+        proven = tuple(self._proven.pop(check_id, ()))
+        self.in_force.extend(proven)
+        return proven
+
+    def drop_proven(self, check_id: str) -> None:
+        self._proven.pop(check_id, None)
+
+    def substitutes_for(
+        self, spec: CheckSpec, done: Mapping[str, CheckResult]
+    ) -> tuple[Substitute, ...]:
+        """The substitutes in force that `spec` runs on: those its prerequisites (direct or
+        not) proved."""
+        ancestors = _ancestors(spec.depends, done)
+        return tuple(s for s in self.in_force if s.set_by in ancestors)
+
+    @property
+    def api_base_url(self) -> str:
+        return self.api_base_override or self.settings.api_base_url
+
     def api_url(self, path: str) -> str:
-        return endpoint(self.settings.api_base_url, path)
+        return endpoint(self.api_base_url, path)
 
     def api_headers(
         self,
@@ -89,7 +126,7 @@ class Diagnosis:
         elif self.token is not None:
             headers["Authorization"] = "Bearer " + self.token.access_token.reveal()
         key = self.settings.subscription_key
-        if with_key and key:
+        if with_key and key and self.send_key:
             headers["ocp-apim-subscription-key"] = key.reveal().strip()
         if with_company and self.site_id and self.company_id:
             headers["X-Site"] = self.site_id
@@ -159,3 +196,19 @@ class Diagnosis:
                 return None
             headers["X-Site"], headers["X-Company"] = site.strip(), company.strip()
         return headers
+
+
+def _ancestors(depends: tuple[str, ...], done: Mapping[str, CheckResult]) -> set[str]:
+    """The ids of every check these prerequisites need, themselves included."""
+    from sage200_doctor.engine.registry import all_checks
+
+    by_id = {spec.id: spec for spec in all_checks()}
+    found: set[str] = set()
+    pending = list(depends)
+    while pending:
+        check_id = pending.pop()
+        if check_id not in found:
+            found.add(check_id)
+            spec = by_id.get(check_id)
+            pending.extend(spec.depends if spec else ())
+    return found

@@ -157,6 +157,15 @@ class CheckResult:
     verdict is computed as if the check had passed."""
     substitutes: tuple[Substitute, ...] = ()
     """The substitutes this check ran on (proved by an earlier failed check)."""
+    provides: tuple[Substitute, ...] = ()
+    """Substitutes this (failed) check proved, which let the checks after it run."""
+
+    @property
+    def lets_dependents_run(self) -> bool:
+        """Passed, warned, did not apply, or failed having proved a working substitute."""
+        return self.outcome.satisfies_dependents or (
+            self.outcome is Outcome.FAILED and bool(self.provides)
+        )
 
     @property
     def counts_against_verdict(self) -> bool:

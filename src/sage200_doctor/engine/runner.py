@@ -25,7 +25,7 @@ def blocker(spec: CheckSpec, done: dict[str, CheckResult]) -> str | None:
     """The first prerequisite that did not pass, or None when the check may run."""
     for prerequisite in spec.depends:
         result = done.get(prerequisite)
-        if result is None or not result.outcome.satisfies_dependents:
+        if result is None or not result.lets_dependents_run:
             return prerequisite
     return None
 
@@ -62,7 +62,7 @@ def _may_still_run(
 ) -> bool:
     for prerequisite in spec.depends:
         result = done.get(prerequisite)
-        if result is not None and not result.outcome.satisfies_dependents:
+        if result is not None and not result.lets_dependents_run:
             return False
         known = by_id.get(prerequisite)
         if result is None and known is not None and not _may_still_run(known, by_id, done):
@@ -80,6 +80,7 @@ def run_check(spec: CheckSpec, diagnosis: Diagnosis, done: dict[str, CheckResult
         return result
     started = time.perf_counter()
     diagnosis.facts = {}
+    result.substitutes = diagnosis.substitutes_for(spec, done)
     try:
         summary = spec.function(diagnosis)
         result.summary = summary or "OK"
@@ -90,12 +91,28 @@ def run_check(spec: CheckSpec, diagnosis: Diagnosis, done: dict[str, CheckResult
         chosen = finding.guidance if finding.guidance is not None else spec.guidance
         if result.outcome in (Outcome.FAILED, Outcome.WARNING):
             result.guidance_ids = chosen
+        if result.outcome is Outcome.FAILED:
+            result.provides = diagnosis.take_proven(spec.id)
+            result.details = _continued(result)
     except Exception as error:
         result = internal_error(spec, error, diagnosis.redactor)
+    diagnosis.drop_proven(spec.id)  # proved but not needed: the check did not fail
     result.duration_ms = (time.perf_counter() - started) * 1000
     result.evidence = diagnosis.session.take_exchanges()
     result.facts = dict(diagnosis.facts)
     return result
+
+
+def _continued(result: CheckResult) -> str:
+    """The finding's details, plus what the run carried on with."""
+    if not result.provides:
+        return result.details
+    lines = [
+        f"The run carried on with {s.by} instead ({s.proof}), so the checks after this one "
+        "still ran; their own findings are listed as also found."
+        for s in result.provides
+    ]
+    return "\n".join(filter(None, (result.details, *lines)))
 
 
 def internal_error(spec: CheckSpec, error: Exception, redactor: Redactor) -> CheckResult:

@@ -67,6 +67,7 @@ def fingerprint(result: RunResult, *, included: dict[str, str]) -> dict[str, Any
         "verdict": result.verdict.value,
         "exit_code": result.exit_code,
         "root_cause": result.root_cause.id if result.root_cause else None,
+        "also_found": [check.id for check in result.also_found],
         "checks": [
             {
                 "id": check.id,
