@@ -7,6 +7,7 @@ deselected, reordered or rerun item can never turn a failing set-up into a pass.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,6 @@ def run_options(config: pytest.Config) -> RunOptions:
         only=tuple(config.getoption("sage200_only")),
         baseline=load_baseline(Path(baseline)) if baseline else None,
         save_rotated=Path(rotated) if rotated else None,
-        check_budget_s=per_test_time_limit(config),
     )
 
 
@@ -109,6 +109,9 @@ class DiagnosisAdapter:
             return
         self._sigterm.install()
         self._started = True
+        # Read now: pytest-timeout sets its timeout in a pytest_configure that runs after ours.
+        budget = per_test_time_limit(session.config)
+        self.run.options = dataclasses.replace(self.run.options, check_budget_s=budget)
         self.run.start()
 
     def result_of(self, key: str) -> CheckResult:

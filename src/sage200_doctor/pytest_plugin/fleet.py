@@ -7,6 +7,7 @@ needed and is switched off, so each environment is diagnosed once, in one place.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sage200_doctor.pytest_plugin.items import (
     keep_engine_order,
     keep_in_one_process,
     no_reseeding_during_the_run,
+    per_test_time_limit,
     teststatus,
     use_as_collection,
     without_plugin_timeouts,
@@ -70,6 +72,9 @@ class FleetAdapter:
             return
         self._sigterm.install()
         self._started = True
+        budget = per_test_time_limit(session.config)
+        for run in self.fleet.runs.values():
+            run.options = dataclasses.replace(run.options, check_budget_s=budget)
         self.fleet.start()
 
     def result_of(self, key: str) -> CheckResult:

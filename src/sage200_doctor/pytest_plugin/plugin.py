@@ -58,6 +58,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    # `--sage200-env FILE` (a space) made FILE's folder the rootdir: put the right one back.
+    if "--sage200-env" in early_config.invocation_params.args:
+        from sage200_doctor.pytest_plugin.rootdir import restore_setup
+
+        restore_setup(early_config, args)
+
+
 def is_active(config: pytest.Config) -> bool:
     return any(config.getoption(name) for name in OPTIONS)
 
