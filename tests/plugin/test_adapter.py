@@ -278,8 +278,8 @@ def test_a_signal_ends_the_run_as_interrupted_with_reports(
     assert report["exit_code"] == code
     assert validate_report(report) == []
     assert "PASS" not in out
-    if how == "cli":
-        assert "Traceback" not in out + err
+    assert "Traceback" not in out + err
+    assert "INTERNALERROR" not in out + err
 
 
 def test_ctrl_c_during_a_rate_limit_wait_is_a_clean_stop(tmp_path: Path) -> None:

@@ -68,3 +68,33 @@ def signals_noted(note: Callable[[], None]) -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+class StopOnSignals:
+    """While installed, the first SIGINT or SIGTERM tells the run to stop (`stop(interruption)`)
+    instead of raising in whatever the main thread is doing: under pytest, a KeyboardInterrupt
+    inside another plugin's hook is an INTERNALERROR. The run then winds down by itself,
+    reports are written and the exit code says which signal. A second signal is obeyed at once
+    (the default behaviour), for a user who really wants out."""
+
+    def __init__(self, stop: Callable[[Interruption], None]) -> None:
+        self._stop = stop
+        self._previous: dict[int, Handler] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for number, interruption in ((signal.SIGINT, SIGINT), (signal.SIGTERM, SIGTERM)):
+            self._previous[number] = signal.signal(number, self._handler(interruption))
+
+    def _handler(self, interruption: Interruption) -> Callable[[int, FrameType | None], None]:
+        def handle(number: int, _frame: FrameType | None) -> None:
+            self.restore()  # the next one is obeyed as usual
+            self._stop(interruption)
+
+        return handle
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()

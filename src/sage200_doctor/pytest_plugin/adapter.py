@@ -17,10 +17,10 @@ from sage200_doctor.config.settings import load_settings
 from sage200_doctor.engine.baseline import load_baseline
 from sage200_doctor.engine.results import CheckResult, Interruption, RunResult
 from sage200_doctor.engine.run import DiagnosticRun, RunOptions
+from sage200_doctor.engine.signals import StopOnSignals
 from sage200_doctor.errors import DoctorError
 from sage200_doctor.pytest_plugin.items import (
     SIGINT,
-    SigtermAsInterrupt,
     check_items,
     keep_engine_order,
     keep_in_one_process,
@@ -62,7 +62,7 @@ class DiagnosisAdapter:
         no_reseeding_during_the_run(config)
         self.outcomes: dict[str, CheckResult] = {}
         self.by_node: dict[str, str] = {}
-        self._sigterm = SigtermAsInterrupt()
+        self._signals = StopOnSignals(self.interrupt)
         self._started = False
         if config.pluginmanager.hasplugin("html") or config.pluginmanager.hasplugin(
             "pytest_html.plugin"
@@ -107,7 +107,7 @@ class DiagnosisAdapter:
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if session.config.option.collectonly:
             return
-        self._sigterm.install()
+        self._signals.install()
         self._started = True
         # Read now: pytest-timeout sets its timeout in a pytest_configure that runs after ours.
         budget = per_test_time_limit(session.config)
@@ -134,7 +134,7 @@ class DiagnosisAdapter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self._sigterm.restore()
+        self._signals.restore()
         if not self._started:
             return
         if session.exitstatus == pytest.ExitCode.INTERRUPTED:

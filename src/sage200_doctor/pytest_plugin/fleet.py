@@ -16,11 +16,11 @@ import pytest
 from sage200_doctor.config.fleet_file import load_fleet
 from sage200_doctor.engine.fleet import FleetRun
 from sage200_doctor.engine.results import CheckResult, Interruption, RunResult
+from sage200_doctor.engine.signals import StopOnSignals
 from sage200_doctor.errors import DoctorError
 from sage200_doctor.pytest_plugin.adapter import run_options
 from sage200_doctor.pytest_plugin.items import (
     SIGINT,
-    SigtermAsInterrupt,
     check_items,
     keep_engine_order,
     keep_in_one_process,
@@ -42,7 +42,7 @@ class FleetAdapter:
         no_reseeding_during_the_run(config)
         self.outcomes: dict[str, CheckResult] = {}
         self.by_node: dict[str, str] = {}
-        self._sigterm = SigtermAsInterrupt()
+        self._signals = StopOnSignals(self.interrupt)
         self._started = False
 
     @classmethod
@@ -70,7 +70,7 @@ class FleetAdapter:
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if session.config.option.collectonly:
             return
-        self._sigterm.install()
+        self._signals.install()
         self._started = True
         budget = per_test_time_limit(session.config)
         for run in self.fleet.runs.values():
@@ -96,7 +96,7 @@ class FleetAdapter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from sage200_doctor.report.fleet import worst_exit_code, write_fleet_reports
 
-        self._sigterm.restore()
+        self._signals.restore()
         if not self._started:
             return
         if session.exitstatus == pytest.ExitCode.INTERRUPTED:
