@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from sage200_doctor.emulator import EmulatorConfig, format_env_lines, running_emulator
-from sage200_doctor.emulator.faults import FAULT_KINDS, FaultKind, chaos_plan, with_chaos
+from sage200_doctor.emulator.config import with_chaos
+from sage200_doctor.emulator.faults import FAULT_KINDS, FaultKind, chaos_plan
 from sage200_doctor.emulator.scenarios import scenario_config
 from sage200_doctor.emulator.tokens import signing_key
 from sage200_doctor.engine.registry import all_checks

@@ -17,7 +17,7 @@ from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
 
 if TYPE_CHECKING:
-    from .conformance import Outcome, Probes
+    from .conformance_probes import Probed, Probes
 
 DOCUMENTED_TOP_DEFAULT = 500
 DOCUMENTED_TOP_MAX = 5000
@@ -200,7 +200,7 @@ def _operators(probes: Probes, facts: Facts) -> tuple[frozenset[Op], bool]:
     return frozenset(operators), "not" in accepted
 
 
-def _accepted(outcome: Outcome) -> bool:
+def _accepted(outcome: Probed) -> bool:
     return outcome.answer is not None and outcome.answer.ok
 
 

@@ -81,7 +81,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.list:
         return print_scenarios()
     from sage200_doctor.emulator import format_env_lines, scenario_config, serve_forever
-    from sage200_doctor.emulator.faults import with_chaos
+    from sage200_doctor.emulator.config import with_chaos
 
     def announce(emulator: Any) -> None:
         print(f"# sage200-doctor emulator, scenario '{args.scenario}', serving {emulator.base_url}")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sage200_doctor.commands.run import run_options, wait_for
+from sage200_doctor.commands.waiting import run_options, wait_for
 from sage200_doctor.errors import UsageError
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from sage200_doctor.commands.options import (
     add_chaos_options,
@@ -23,9 +21,8 @@ from sage200_doctor.commands.options import (
     scenario_name,
     write_env_file,
 )
-from sage200_doctor.engine.results import Interruption, RunResult
-
-T = TypeVar("T", covariant=True)
+from sage200_doctor.commands.waiting import run_options, wait_for
+from sage200_doctor.engine.results import RunResult
 
 DEFAULT_ENV = Path(".env")
 
@@ -120,7 +117,7 @@ def handle_demo(args: argparse.Namespace) -> int:
         return print_scenarios()
     from sage200_doctor.config.settings import load_settings
     from sage200_doctor.emulator import running_emulator, scenario_config
-    from sage200_doctor.emulator.faults import with_chaos
+    from sage200_doctor.emulator.config import with_chaos
 
     config = with_chaos(scenario_config(args.scenario), args.chaos, args.chaos_rate)
     with (
@@ -176,68 +173,6 @@ def diagnose(loaded: Any, args: argparse.Namespace) -> RunResult:
     progress.close()
     present(result, run.redactor, show, listed=progress.listed)
     return result
-
-
-def run_options(args: argparse.Namespace) -> Any:
-    from sage200_doctor.engine.baseline import load_baseline
-    from sage200_doctor.engine.run import RunOptions
-
-    baseline = getattr(args, "baseline", None)
-    rotated = getattr(args, "save_rotated", None)
-    return RunOptions(
-        only=tuple(check for group in (args.only or []) for check in group),
-        baseline=load_baseline(Path(baseline)) if baseline else None,
-        save_rotated=Path(rotated) if rotated else None,
-    )
-
-
-class Startable(Protocol[T]):
-    """A diagnosis (one environment or a fleet) the main thread can start, wait for and stop."""
-
-    @property
-    def stopped(self) -> bool: ...
-
-    def start(self) -> None: ...
-
-    def wait(self) -> None: ...
-
-    def interrupt(self, interruption: Interruption) -> None: ...
-
-    def finish(self) -> T: ...
-
-
-def wait_for(run: Startable[T]) -> T:
-    """Start `run` and wait; Ctrl-C and SIGTERM stop it, and what was known is still reported."""
-    from sage200_doctor.engine.signals import SigtermAsInterrupt, interruption_for
-
-    sigterm = SigtermAsInterrupt()
-    sigterm.install()
-    try:
-        run.start()
-        run.wait()
-    except KeyboardInterrupt as stop:  # Terminated (SIGTERM) is one too
-        run.interrupt(interruption_for(stop))
-    finally:
-        sigterm.restore()
-    with _patient_while_saving(run):
-        return run.finish()
-
-
-@contextmanager
-def _patient_while_saving(run: Startable[Any]) -> Iterator[None]:
-    from sage200_doctor.engine.signals import signals_noted
-
-    def note() -> None:
-        print(
-            "sage200-doctor: still saving the rotated refresh token; stopping right after.",
-            file=sys.stderr,
-        )
-
-    if not run.stopped:
-        yield
-        return
-    with signals_noted(note):
-        yield
 
 
 def present(result: RunResult, redactor: Any, show: Presentation, *, listed: bool) -> None:

@@ -181,3 +181,14 @@ def public_settings(config: EmulatorConfig) -> dict[str, object]:
         for field in dataclasses.fields(config)
         if field.name not in SECRET_FIELDS
     }
+
+
+def with_chaos(
+    config: EmulatorConfig, seed: int | None, rate: float | None = None
+) -> EmulatorConfig:
+    """`config` in chaos mode (unchanged when `seed` is None); `rate` None keeps its rate."""
+    if seed is None:
+        return config
+    return dataclasses.replace(
+        config, chaos_seed=seed, chaos_rate=config.chaos_rate if rate is None else rate
+    )

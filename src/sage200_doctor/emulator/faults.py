@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import json
 import logging
 import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-if TYPE_CHECKING:
-    from .config import EmulatorConfig
 
 FaultKind = Literal[
     "html-error-page",
@@ -110,21 +106,26 @@ def chaos_plan(seed: int, rate: float, count: int) -> list[FaultKind | None]:
     return [dice.roll() for _ in range(count)]
 
 
-def with_chaos(
-    config: EmulatorConfig, seed: int | None, rate: float | None = None
-) -> EmulatorConfig:
-    """`config` in chaos mode (unchanged when `seed` is None); `rate` None keeps its rate."""
-    if seed is None:
-        return config
-    return dataclasses.replace(
-        config, chaos_seed=seed, chaos_rate=config.chaos_rate if rate is None else rate
-    )
+class FaultSettings(Protocol):
+    """What the middleware reads of the emulator's config (config.py imports this module, so
+    it names the fields rather than the class)."""
+
+    @property
+    def faults(self) -> tuple[FaultRule, ...]: ...
+    @property
+    def slow_fault_s(self) -> float: ...
+    @property
+    def rate_limit_retry_after_s(self) -> int: ...
+    @property
+    def chaos_seed(self) -> int | None: ...
+    @property
+    def chaos_rate(self) -> float: ...
 
 
 class FaultMiddleware:
     """Answers a faulted request itself; passes every other request through untouched."""
 
-    def __init__(self, app: ASGIApp, config: EmulatorConfig) -> None:
+    def __init__(self, app: ASGIApp, config: FaultSettings) -> None:
         self.app = app
         self.rules = config.faults
         self.slow_s = config.slow_fault_s

@@ -10,18 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sage200_doctor.config.rotation import RotationRecord
 from sage200_doctor.config.settings import ConfigProblem, LoadedSettings, Secret, Settings
 from sage200_doctor.engine.control import RunControl
-from sage200_doctor.engine.results import CheckResult, Substitute
+from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http.sage import endpoint
 from sage200_doctor.http.session import Answer, Session
 from sage200_doctor.redact import Redactor
-
-if TYPE_CHECKING:
-    from sage200_doctor.engine.registry import CheckSpec
 
 
 @dataclass
@@ -96,13 +93,10 @@ class Diagnosis:
     def drop_proven(self, check_id: str) -> None:
         self._proven.pop(check_id, None)
 
-    def substitutes_for(
-        self, spec: CheckSpec, done: Mapping[str, CheckResult]
-    ) -> tuple[Substitute, ...]:
-        """The substitutes in force that `spec` runs on: those its prerequisites (direct or
-        not) proved."""
-        ancestors = _ancestors(spec.depends, done)
-        return tuple(s for s in self.in_force if s.set_by in ancestors)
+    def substitutes_for(self, needs: set[str]) -> tuple[Substitute, ...]:
+        """The substitutes in force that a check needing `needs` (its prerequisites, direct or
+        not) runs on: those its prerequisites proved."""
+        return tuple(s for s in self.in_force if s.set_by in needs)
 
     @property
     def api_base_url(self) -> str:
@@ -196,19 +190,3 @@ class Diagnosis:
                 return None
             headers["X-Site"], headers["X-Company"] = site.strip(), company.strip()
         return headers
-
-
-def _ancestors(depends: tuple[str, ...], done: Mapping[str, CheckResult]) -> set[str]:
-    """The ids of every check these prerequisites need, themselves included."""
-    from sage200_doctor.engine.registry import all_checks
-
-    by_id = {spec.id: spec for spec in all_checks()}
-    found: set[str] = set()
-    pending = list(depends)
-    while pending:
-        check_id = pending.pop()
-        if check_id not in found:
-            found.add(check_id)
-            spec = by_id.get(check_id)
-            pending.extend(spec.depends if spec else ())
-    return found

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from sage200_doctor.config.settings import LoadedSettings
 from sage200_doctor.engine.baseline import Baseline, apply_baseline
 from sage200_doctor.engine.control import RunControl, RunInterrupted
 from sage200_doctor.engine.diagnosis import Diagnosis
+from sage200_doctor.engine.events import CheckFinished, CheckStarted, Observer, RunEvent, Waiting
 from sage200_doctor.engine.registry import CheckSpec, all_checks, with_prerequisites
 from sage200_doctor.engine.results import CheckResult, Interruption, Outcome, RunResult
 from sage200_doctor.engine.runner import internal_error, run_check, send_ahead
@@ -47,27 +47,6 @@ def request_deadline(timeout_s: float) -> float:
 
 
 """Beyond the request timeout, how long a stopped run waits to save a rotated refresh token."""
-
-
-@dataclass(frozen=True)
-class CheckStarted:
-    spec: CheckSpec
-
-
-@dataclass(frozen=True)
-class CheckFinished:
-    result: CheckResult
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """The run waits before retrying (a 429's Retry-After)."""
-
-    seconds: float
-
-
-RunEvent = CheckStarted | CheckFinished | Waiting
-Observer = Callable[[RunEvent], None]
 
 
 @dataclass(frozen=True)
@@ -211,7 +190,7 @@ class DiagnosticRun:
                 self._changed.notify_all()
 
     def _run_one(self, spec: CheckSpec) -> None:
-        self._notify(CheckStarted(spec))
+        self._notify(CheckStarted(spec.id, spec.title))
         with self._changed:
             self._running = (spec.id, time.monotonic())
         try:

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from sage200_doctor.engine.diagnosis import Diagnosis
-from sage200_doctor.engine.registry import CheckSpec, Finding
+from sage200_doctor.engine.registry import CheckSpec, Finding, all_checks
 from sage200_doctor.engine.results import CheckResult, Outcome
 from sage200_doctor.redact import Redactor
 
@@ -80,7 +80,7 @@ def run_check(spec: CheckSpec, diagnosis: Diagnosis, done: dict[str, CheckResult
         return result
     started = time.perf_counter()
     diagnosis.facts = {}
-    result.substitutes = diagnosis.substitutes_for(spec, done)
+    result.substitutes = diagnosis.substitutes_for(needs(spec))
     try:
         summary = spec.function(diagnosis)
         result.summary = summary or "OK"
@@ -101,6 +101,20 @@ def run_check(spec: CheckSpec, diagnosis: Diagnosis, done: dict[str, CheckResult
     result.evidence = diagnosis.session.take_exchanges()
     result.facts = dict(diagnosis.facts)
     return result
+
+
+def needs(spec: CheckSpec) -> set[str]:
+    """Every check `spec` needs, directly or through its prerequisites."""
+    by_id = {known.id: known for known in all_checks()}
+    found: set[str] = set()
+    pending = list(spec.depends)
+    while pending:
+        check_id = pending.pop()
+        if check_id not in found:
+            found.add(check_id)
+            known = by_id.get(check_id)
+            pending.extend(known.depends if known else ())
+    return found
 
 
 def _continued(result: CheckResult) -> str:

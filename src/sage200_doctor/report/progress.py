@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+from sage200_doctor.engine.events import CheckFinished, CheckStarted, RunEvent, Waiting
 from sage200_doctor.engine.results import CheckResult, Outcome
-from sage200_doctor.engine.run import CheckFinished, CheckStarted, RunEvent, Waiting
 from sage200_doctor.redact import Redactor, neutralise_controls
 from sage200_doctor.report.terminal import MARKS, no_color_requested
 
@@ -58,7 +58,7 @@ class Progress:
             return
         with self._lock:
             if isinstance(event, CheckStarted):
-                self._running = (event.spec.id, event.spec.title, time.monotonic())
+                self._running = (event.check_id, event.title, time.monotonic())
                 self._waiting = ""
             elif isinstance(event, Waiting):
                 self._waiting = f"rate limited, retrying in {event.seconds:.0f} s"
