@@ -24,6 +24,7 @@ from typing import Any
 from sage200_doctor import __version__
 from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.redact import Redactor
+from sage200_doctor.report.html_coverage import coverage_section
 from sage200_doctor.report.html_parts import (
     VERDICT_TEXT,
     also_found_section,
@@ -77,6 +78,7 @@ def render_page(result: RunResult, redactor: Redactor) -> str:
             also_found_section(run),
             other_findings(run),
             checks_section(run),
+            coverage_section(run),
             capabilities_section(run),
             environment_section(run),
             '<p class="s2d-footer">Every value from a server or your settings is shown as text; '

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
 from sage200_doctor.guidance import guidance_for
 from sage200_doctor.redact import neutralise_controls
+from sage200_doctor.report.coverage import matrix_in, terminal_lines
 
 # outcome: (symbol when coloured, word when plain, ANSI colour)
 MARKS = {
@@ -203,6 +204,7 @@ def render_summary(
             if verbose:
                 lines += _evidence_lines(check)
     lines += ["", f"  {_counts(result)}"]
+    lines += coverage_lines(result)
     for check in result.checks:
         if check.outcome is Outcome.WARNING and check.guidance_ids:
             lines.append(f"  Warning {check.id}:")
@@ -227,6 +229,14 @@ def _inert(result: RunResult) -> RunResult:
         for check in result.checks
     ]
     return replace(result, checks=checks)
+
+
+def coverage_lines(result: RunResult) -> list[str]:
+    """api.resources' module matrix in a few lines (empty when the check kept none)."""
+    matrix = matrix_in(result.checks)
+    if matrix is None:
+        return []
+    return [f"  {neutralise_controls(line)}" for line in terminal_lines(matrix)]
 
 
 def baseline_lines(notes: dict[str, Any] | None) -> list[str]:
