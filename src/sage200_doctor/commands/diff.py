@@ -384,9 +384,28 @@ def command(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     """Add `diff` to the CLI's subcommands."""
     parser = commands.add_parser(
-        "diff", help="compare two report.json files: outcomes, facts, companies, verdict"
+        "diff",
+        help="compare two report.json files: outcomes, facts, resources, companies, verdict",
+        description="What changed between two runs (UAT against live, last week against "
+        "today): the verdict and root cause, checks whose outcome changed, capability facts, "
+        "api.resources cells per resource, and the companies each side can see. Timings, "
+        "timestamps and how long a token has left are not differences.",
+        epilog="""\
+exit codes:
+  0  nothing differs
+  1  something differs
+  4  an input is not a report.json
+
+example:
+  sage200-doctor diff uat/report.json live/report.json
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("a", metavar="A.json", help="the earlier or reference report")
-    parser.add_argument("b", metavar="B.json", help="the report to compare with it")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("a", metavar="A.json", help="the earlier or reference report.json")
+    parser.add_argument("b", metavar="B.json", help="the report.json to compare with it")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the differences as JSON (schema sage200-doctor/diff@1)",
+    )
     parser.set_defaults(handler=command)

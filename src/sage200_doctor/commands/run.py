@@ -9,6 +9,7 @@ stopped), a rotated refresh token already on its way is saved first, and the exi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -17,10 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from sage200_doctor.commands import RUN_EXIT_CODES
 from sage200_doctor.commands.options import (
     add_chaos_options,
     add_report_options,
+    complete_with,
     scenario_name,
+    scenario_names,
     write_env_file,
 )
 from sage200_doctor.engine.results import Interruption, RunResult
@@ -41,23 +45,38 @@ def _add_run(commands: Any) -> None:
     parser = commands.add_parser(
         "run",
         help="diagnose the configured environment",
-        description="Run the ordered diagnostics against the environment your settings name "
-        "(an env file, then environment variables, then --set). Reports go to --report-dir.",
+        description="Run the ordered diagnostics against the environment your settings name: "
+        "an env file (--env, else ./.env), overridden by SAGE200_* environment variables. "
+        "Stops at the root cause, names who usually fixes it, and writes report.html, "
+        "report.json and junit.xml to --report-dir.",
+        epilog=RUN_EXIT_CODES
+        + """
+examples:
+  sage200-doctor run --env site.env             the full diagnosis of one site
+  sage200-doctor run -q                         two lines: the verdict and the root cause
+  sage200-doctor run --only token.refresh       one check and what it needs
+  sage200-doctor run --format json > out.json   report.json on stdout, the summary on stderr
+  sage200-doctor run --fleet fleet.toml         every environment of a fleet file (docs/ci.md)
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--env",
         metavar="FILE",
-        help="env file (default: ./.env if there is one; see config.example.env)",
+        help="the env file of settings (default: ./.env if there is one; the keys are in "
+        "config.example.env and docs/configuration.md)",
     )
     parser.add_argument(
         "--save-rotated",
         metavar="FILE",
-        help="where a rotated refresh token that came from an environment variable is saved",
+        help="where to save a refresh token that Sage ID rotated during the run, when it came "
+        "from an environment variable (one from an env file is written back to that file)",
     )
     parser.add_argument(
         "--fleet",
         metavar="FILE.toml",
-        help="diagnose every environment of this fleet file (docs/ci.md)",
+        help="diagnose every environment of this TOML fleet file, one merged report "
+        "(format: docs/ci.md)",
     )
     parser.add_argument(
         "-n",
@@ -74,18 +93,35 @@ def _add_demo(commands: Any) -> None:
     parser = commands.add_parser(
         "demo",
         help="the same run against the built-in emulator (no credentials needed)",
-        description="Serve the emulator on 127.0.0.1 and diagnose it. --scenario injects a "
-        "known fault (see --list); combine faults with '+', e.g. no-space-bearer+customers-forbidden.",
+        description="Serve the emulator on 127.0.0.1 and diagnose it, exactly as `run` "
+        "diagnoses a real site. --scenario injects a known fault (see --list); combine faults "
+        "with '+', e.g. no-space-bearer+customers-forbidden.",
+        epilog=RUN_EXIT_CODES
+        + """
+examples:
+  sage200-doctor demo                                   a healthy site: PASS
+  sage200-doctor demo --list                            every scenario, one line each
+  sage200-doctor demo --scenario no-offline-access -q   a known fault, in two lines
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+    scenario = parser.add_argument(
         "--scenario",
         default="healthy",
         type=scenario_name,
-        help="the fault to inject (default: healthy)",
+        metavar="NAME",
+        help="the fault to inject; join several with '+' (default: healthy; see --list)",
     )
-    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    complete_with(scenario, scenario_names)
     parser.add_argument(
-        "--latency-ms", type=int, default=0, metavar="MS", help="delay every answer (default: 0)"
+        "--list", action="store_true", help="list the scenarios with what each one does, and exit"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="delay every answer by MS milliseconds, like a distant server (default: 0)",
     )
     add_chaos_options(parser)
     add_report_options(parser)
@@ -210,6 +246,7 @@ def wait_for(run: Startable[T]) -> T:
     """Start `run` and wait; Ctrl-C and SIGTERM stop it, and what was known is still reported."""
     from sage200_doctor.engine.signals import SigtermAsInterrupt, interruption_for
 
+    keep_hypothesis_out_of_cwd()
     sigterm = SigtermAsInterrupt()
     sigterm.install()
     try:
@@ -221,6 +258,27 @@ def wait_for(run: Startable[T]) -> T:
         sigterm.restore()
     with _patient_while_saving(run):
         return run.finish()
+
+
+def keep_hypothesis_out_of_cwd() -> None:
+    """The conformance search uses hypothesis, which caches what it computes (the Unicode
+    table, the constants of our modules) under `.hypothesis/` in the current directory: a folder
+    left behind in the user's project. Its caches go to our own cache directory instead, unless
+    the user chose a place (HYPOTHESIS_STORAGE_DIRECTORY). An environment variable, not
+    hypothesis's API: it is read on first use, and importing hypothesis here would slow every
+    run that never needs it. Workers of a fleet run inherit it. A process that imported
+    hypothesis before (a test suite calling `main`) keeps its own settings."""
+    if "hypothesis" in sys.modules:
+        return
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(user_cache_dir() / "hypothesis"))
+
+
+def user_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/sage200-doctor` (else `~/.cache/…`; `%LOCALAPPDATA%` on Windows)."""
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None
+    )
+    return Path(base or Path.home() / ".cache") / "sage200-doctor"
 
 
 @contextmanager

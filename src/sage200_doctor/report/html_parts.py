@@ -18,6 +18,7 @@ from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunRes
 from sage200_doctor.guidance import OWNER_LABELS, Guidance, guidance_for
 from sage200_doctor.redact import neutralise_controls
 from sage200_doctor.report.coverage import shown_facts
+from sage200_doctor.report.next_step import next_step
 
 VERDICT_TEXT = {
     "pass": ("PASS", "The Sage 200 API set-up works"),
@@ -82,14 +83,6 @@ def guidance_card(entry: Guidance, *, full: bool) -> str:
         f'<p class="s2d-source">Based on {link(entry.url, entry.source)} '
         f"· <code>sage200-doctor explain {escape(entry.id)}</code></p></div>"
     )
-
-
-def next_step(result: CheckResult) -> str:
-    for guidance_id in result.guidance_ids:
-        entry = guidance_for(guidance_id)
-        if entry.steps:
-            return entry.steps[0]
-    return "Fix this check's finding, then run sage200-doctor again."
 
 
 def counts_line(result: RunResult) -> str:

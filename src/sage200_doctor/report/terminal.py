@@ -18,6 +18,7 @@ from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
 from sage200_doctor.guidance import guidance_for
 from sage200_doctor.redact import neutralise_controls
 from sage200_doctor.report.coverage import matrix_in, terminal_lines
+from sage200_doctor.report.next_step import step_for
 
 # outcome: (symbol when coloured, word when plain, ANSI colour)
 MARKS = {
@@ -101,15 +102,16 @@ def _evidence_lines(result: CheckResult) -> list[str]:
     return lines
 
 
-def _guidance_lines(guidance_ids: tuple[str, ...], indent: str) -> list[str]:
+def _guidance_lines(check: CheckResult, indent: str) -> list[str]:
     lines = []
-    for guidance_id in guidance_ids:
+    for guidance_id in check.guidance_ids:
         entry = guidance_for(guidance_id)
         lines.append(
             f"{indent}Guidance {entry.id} ({entry.title}), usually fixed by: {entry.owner}"
         )
-        if entry.steps:
-            lines.append(f"{indent}  Next step: {entry.steps[0]}")
+        step = step_for(check, guidance_id)  # fitted to the finding (a proxy, not DNS)
+        if step:
+            lines.append(f"{indent}  Next step: {step}")
         lines.append(f"{indent}  {entry.url}   (sage200-doctor explain {entry.id})")
     return lines
 
@@ -121,7 +123,7 @@ def _root_cause_block(result: RunResult, color: bool) -> list[str]:
     lines = [_paint(f"Root cause: {root.id}", "1;31", color) + f": {root.summary}"]
     if root.details:
         lines += [f"  {line}" for line in root.details.splitlines()[:8]]
-    return lines + _guidance_lines(root.guidance_ids, "  ")
+    return lines + _guidance_lines(root, "  ")
 
 
 def _also_found_block(result: RunResult, color: bool) -> list[str]:
@@ -131,7 +133,7 @@ def _also_found_block(result: RunResult, color: bool) -> list[str]:
     lines = ["", _paint(f"Also found ({len(also)}):", "1;33", color)]
     for check in also:
         lines.append(f"  {_mark(check.outcome, color, pad=False)} {check.id}: {check.summary}")
-        lines += _guidance_lines(check.guidance_ids, "    ")
+        lines += _guidance_lines(check, "    ")
     return lines
 
 
@@ -208,7 +210,7 @@ def render_summary(
     for check in result.checks:
         if check.outcome is Outcome.WARNING and check.guidance_ids:
             lines.append(f"  Warning {check.id}:")
-            lines += _guidance_lines(check.guidance_ids, "    ")
+            lines += _guidance_lines(check, "    ")
     lines += baseline_lines(result.baseline)
     if result.verdict.value == "pass":
         lines.append("\nNext step: the set-up works; point your integration at the same settings.")
