@@ -18,7 +18,7 @@ from sage200_doctor.report.coverage import (
     module_title,
     words,
 )
-from sage200_doctor.report.html_parts import badge, check_link, escape
+from sage200_doctor.report.html_parts import check_link, escape
 
 MARK = {True: "✔", False: "✘"}
 
@@ -40,9 +40,9 @@ def coverage_section(run: RunResult) -> str:
 def _intro(check: CheckResult, matrix: Matrix) -> str:
     resources = len(matrix.cells) or sum(row.total for row in matrix.modules)
     return (
-        f"{check_link(check.id)} ({badge(check.outcome)}) read {resources} "
-        f"resource{'s' if resources != 1 else ''} with one GET each (<code>$top=1</code>): "
-        f"<strong>{escape(matrix.headline())}</strong>."
+        f"{check_link(check.id)} read {resources} resource{'s' if resources != 1 else ''} with "
+        f"one GET each (<code>$top=1</code>): <strong>{escape(matrix.headline())}</strong>. "
+        f"{escape(check.summary)}"
     )
 
 
@@ -73,7 +73,7 @@ def _module_row(row: ModuleRow, outcomes: tuple[str, ...]) -> str:
 def _cell(row: ModuleRow, outcome: str) -> str:
     count = row.count(outcome)
     if not count:
-        return '<td class="s2d-cell s2d-cell-none"><span aria-label="none">·</span></td>'
+        return '<td class="s2d-cell s2d-cell-none"><span aria-label="none">&ndash;</span></td>'
     kind = "ok" if outcome == READABLE else "bad"
     return (
         f'<td class="s2d-cell s2d-cell-{kind} s2d-cell-{escape(outcome)}">'
