@@ -343,8 +343,11 @@ def _resource_lines(changes: list[ResourceChange]) -> list[str]:
     for change, label in zip(changes, labels, strict=True):
         moved = f"{_cell(change.a)} -> {_cell(change.b)}"
         lines.append(f"  {label:<{width}}  {moved}")
-        for letter, reason in (("A", change.reason_a), ("B", change.reason_b)):
-            if reason and reason != "readable":
+        for letter, outcome, reason in (
+            ("A", change.a, change.reason_a),
+            ("B", change.b, change.reason_b),
+        ):
+            if reason and outcome not in (None, "readable"):  # why it cannot be read
                 lines.append(f"      {letter}: {reason}")
     return lines
 
