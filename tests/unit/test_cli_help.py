@@ -39,7 +39,6 @@ def test_every_option_and_argument_has_help(name: str) -> None:
         label = "/".join(action.option_strings) or action.dest
         assert action.help, f"{name} {label} has no help"
         assert action.help != argparse.SUPPRESS, f"{name} {label} is hidden"
-        assert action.help[0].islower() or action.help[0] in "`$", f"{name} {label}: {action.help}"
 
 
 def test_the_main_help_lists_every_command_the_exit_codes_and_examples() -> None:
