@@ -141,7 +141,10 @@ def test_the_page_is_complete_without_javascript() -> None:
     assert "Bearer [redacted]" in body  # evidence is in the page itself
     assert 'name="viewport"' in html
     assert "Content-Security-Policy" in html
-    assert "blocked by gateway.subscription_key" in body
+    assert (
+        'blocked by <a class="s2d-check" href="#gateway.subscription_key">'
+        "gateway.subscription_key</a>" in body
+    )
 
 
 def test_a_late_learned_token_is_masked_in_the_data_not_in_the_markup() -> None:

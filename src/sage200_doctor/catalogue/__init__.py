@@ -140,6 +140,20 @@ def find(name: str) -> Resource | None:
     return _by_name().get(name)
 
 
+ReadOutcome = Literal[
+    "readable",
+    "forbidden",
+    "not-found",
+    "denied",
+    "bad-request",
+    "server-error",
+    "gateway-refused",
+    "no-answer",
+    "unexpected",
+]
+"""How reading one catalogued resource went (api.resources' cells; the report draws them)."""
+
+
 def did_you_mean(name: str) -> str | None:
     """The catalogued name a near miss most likely means (`sop_order` -> `sop_orders`), or None."""
     close = difflib.get_close_matches(name.strip().lower(), list(_by_name()), n=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from sage200_doctor.config.settings import ConfigProblem, Secret
@@ -13,6 +14,12 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 TYPOGRAPHIC_QUOTES = "“”‘’„«»"
 EDITION_PATHS = {"standard": "/uk/sage200/", "professional": "/uk/sage200extra/"}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+PLACEHOLDER = re.compile(r"^(?:bearer\s+)?example(?:[-_]|\d*$)|-not-real$", re.IGNORECASE)
+NIL_GUID = "00000000-0000-0000-0000-000000000000"
+EXAMPLE_VALUE = (
+    "still the made-up example from config.example.env; put your own value here (or remove the "
+    "line)"
+)
 # The header value is linted (and tried against the server) by header.authorization, where
 # the user sees the server's own answer to it; linting it here would hide that evidence.
 LINTED_ELSEWHERE = frozenset({"SAGE200_AUTHORIZATION"})
@@ -54,21 +61,61 @@ def check_configuration_is_complete(run: Diagnosis) -> str:
     guidance=("guide.config",),
 )
 def check_values_are_well_formed(run: Diagnosis) -> str:
-    errors = [_line(p) for p in run.problems if p.severity == "error"]
-    warnings = [_line(p) for p in run.problems if p.severity == "warning"]
+    errors = [_named(p) for p in run.problems if p.severity == "error"]
+    warnings = [_named(p) for p in run.problems if p.severity == "warning"]
     for key, value in run.settings.raw.items():
         if key not in LINTED_ELSEWHERE:
-            errors.extend(f"{key}: {issue}" for issue in lint_value(key, value))
-    errors.extend(_url_problems(run))
-    errors.extend(_identifier_problems(run))
+            errors.extend((key, f"{key}: {issue}") for issue in lint_value(key, value))
+    errors.extend(_keyed(_url_problems(run)) + _keyed(_identifier_problems(run)))
+    examples = placeholder_keys(run.settings.raw)
+    errors.extend((key, f"{key}: {EXAMPLE_VALUE}") for key in examples)
+    detail = "\n".join(line for _, line in errors + warnings)
     if errors:
-        fail(
-            f"{len(errors)} configuration value(s) are malformed.",
-            detail="\n".join(errors + warnings),
-        )
+        fail(_error_summary(errors, examples), detail=detail)
     if warnings:
-        warn(f"{len(warnings)} configuration note(s).", detail="\n".join(warnings))
+        warn(f"{len(warnings)} configuration note(s): {_keys(warnings)}.", detail=detail)
     return f"{len(run.settings.raw)} setting(s) checked; all well-formed."
+
+
+Named = tuple[str, str]
+"""(the key a problem is about, its line for the details)."""
+
+
+def _named(problem: ConfigProblem) -> Named:
+    return problem.key, _line(problem)
+
+
+def _keyed(lines: list[str]) -> list[Named]:
+    return [(line.partition(":")[0], line) for line in lines]
+
+
+def _keys(problems: list[Named]) -> str:
+    return ", ".join(dict.fromkeys(key for key, _ in problems))
+
+
+def _error_summary(errors: list[Named], examples: list[str]) -> str:
+    """Names the keys (never a value): the -q line and the CI log say what to fix."""
+    if examples and len(examples) == len(errors):
+        holds = (
+            "still holds its example value"
+            if len(examples) == 1
+            else ("still hold their example values")
+        )
+        return f"{', '.join(examples)} {holds} from config.example.env: replace with your own."
+    return f"{len(errors)} configuration value(s) are malformed: {_keys(errors)}."
+
+
+def placeholder_keys(raw: Mapping[str, str | Secret]) -> list[str]:
+    """The keys whose value is one of config.example.env's made-up examples.
+
+    Every example there starts with `example` (`example-client-id-0000`, `EXAMPLE1`) or ends
+    with `-not-real`, and the example X-Site is the all-zero GUID, which no site has."""
+    found = []
+    for key, value in raw.items():
+        text = (value.reveal() if isinstance(value, Secret) else value).strip()
+        if PLACEHOLDER.search(text) or text == NIL_GUID:
+            found.append(key)
+    return found
 
 
 def lint_value(key: str, value: str | Secret) -> list[str]:
@@ -96,8 +143,11 @@ def lint_value(key: str, value: str | Secret) -> list[str]:
 
 
 def _line(problem: ConfigProblem) -> str:
-    """`KEY: what is wrong. What to do.` (the suggestion is a sentence of its own)."""
-    text = f"{problem.key}: {problem.message}"
+    """`KEY: what is wrong. What to do.` (the suggestion is a sentence of its own); a message
+    that starts with its key is not prefixed with it again."""
+    text = problem.message
+    if not text.startswith(problem.key):
+        text = f"{problem.key}: {text}"
     return f"{text}. {problem.suggestion}" if problem.suggestion else text
 
 

@@ -29,7 +29,7 @@ COMMANDS = (
 )
 """(command, module in sage200_doctor.commands), in the order `--help` lists them."""
 
-EPILOG = """\
+RUN_EXIT_CODES = """\
 exit codes (run, demo):
   0  every blocking check passed (warnings allowed)
   1  at least one blocking check failed: the environment has a problem
@@ -38,11 +38,17 @@ exit codes (run, demo):
   4  usage error (bad flags, unreadable env file)
   5  a bug in sage200-doctor itself
   124, 130, 143  the run was stopped (a time limit, Ctrl-C, SIGTERM) before it finished
+"""
 
+EPILOG = f"""\
+{RUN_EXIT_CODES}
 examples:
   sage200-doctor demo --scenario key-invalid     try it on the built-in emulator
   sage200-doctor run --env site.env              diagnose a real site
   sage200-doctor explain faq.errors.401          what a finding means and who fixes it
+
+`sage200-doctor COMMAND --help` describes each command. Shell completion:
+  eval "$(register-python-argcomplete sage200-doctor)"
 """
 
 
@@ -53,8 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"sage200-doctor {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"sage200-doctor {__version__}",
+        help="print the version and exit",
+    )
+    commands = parser.add_subparsers(
+        title="commands", dest="command", required=True, metavar="COMMAND"
+    )
     for name, module in COMMANDS:
         importlib.import_module(f"sage200_doctor.commands.{module}").add_parser(commands, name)
     return parser

@@ -6,7 +6,15 @@ import argparse
 import difflib
 from typing import Any
 
+from sage200_doctor.commands.options import complete_with
 from sage200_doctor.errors import UsageError
+
+
+def explainable_ids(**_: object) -> list[str]:
+    from sage200_doctor.engine.registry import all_checks
+    from sage200_doctor.guidance import GUIDANCE
+
+    return [*(spec.id for spec in all_checks()), *GUIDANCE]
 
 
 def add_parser(commands: Any, name: str) -> None:
@@ -24,7 +32,10 @@ def add_parser(commands: Any, name: str) -> None:
         description="Print the guidance for a check id (e.g. token.scope) or a guidance id "
         "(e.g. faq.errors.401): what it means, likely causes, what to do, who fixes it.",
     )
-    parser.add_argument("id", metavar="ID", help="a check id or a guidance id")
+    target = parser.add_argument(
+        "id", metavar="ID", help="a check id (`sage200-doctor checks`) or a guidance id"
+    )
+    complete_with(target, explainable_ids)
     parser.set_defaults(handler=handle_explain)
 
 

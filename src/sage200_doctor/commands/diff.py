@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from sage200_doctor.errors import ExitCode, UsageError
+from sage200_doctor.report.coverage import CHECK_ID as COVERAGE
+from sage200_doctor.report.coverage import FACT_KEYS as MATRIX_FACTS
+from sage200_doctor.report.coverage import Cell, matrix_of, module_title, words
 
 REPORT_SCHEMA = "sage200-doctor/report@1"
 DIFF_SCHEMA = "sage200-doctor/diff@1"
@@ -44,12 +47,25 @@ class FactChange:
     b: Any
 
 
+@dataclass(frozen=True)
+class ResourceChange:
+    """A cell of api.resources' matrix whose outcome changed (None: not read on that side)."""
+
+    resource: str
+    module: str
+    a: str | None
+    b: str | None
+    reason_a: str = ""
+    reason_b: str = ""
+
+
 @dataclass
 class Drift:
     verdict: tuple[str, str]
     root_cause: tuple[str | None, str | None]
     checks: list[OutcomeChange] = field(default_factory=list)
     facts: list[FactChange] = field(default_factory=list)
+    resources: list[ResourceChange] = field(default_factory=list)
     companies_only_a: list[str] = field(default_factory=list)
     companies_only_b: list[str] = field(default_factory=list)
     companies_compared: bool = False
@@ -62,6 +78,7 @@ class Drift:
             or self.root_cause[0] != self.root_cause[1]
             or self.checks
             or self.facts
+            or self.resources
             or self.companies_only_a
             or self.companies_only_b
         )
@@ -127,6 +144,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> Drift:
                 OutcomeChange(check_id, _label(one), _label(two), _summary(one), _summary(two))
             )
         drift.facts.extend(_fact_changes(check_id, one, two))
+    drift.resources = resource_changes(_by_id(a).get(COVERAGE), _by_id(b).get(COVERAGE))
     companies_a, companies_b = companies_visible(a), companies_visible(b)
     if companies_a is not None and companies_b is not None:
         drift.companies_compared = True
@@ -179,9 +197,42 @@ def _fact_changes(
     for name in sorted(facts_a.keys() | facts_b.keys()):
         if (check_id, name) in VOLATILE_FACTS:
             continue
+        if check_id == COVERAGE and name in MATRIX_FACTS:
+            continue  # compared cell by cell (resource_changes)
         if facts_a.get(name) != facts_b.get(name):
             changes.append(FactChange(check_id, name, facts_a.get(name), facts_b.get(name)))
     return changes
+
+
+def resource_changes(
+    one: dict[str, Any] | None, two: dict[str, Any] | None
+) -> list[ResourceChange]:
+    """The cells of api.resources' matrix whose outcome differs, per resource; none when the
+    check kept no matrix on one side (its outcome change says so already)."""
+    matrix_a, matrix_b = matrix_of(_facts(one)), matrix_of(_facts(two))
+    if matrix_a is None or matrix_b is None:
+        return []
+    cells_a = {cell.resource: cell for cell in matrix_a.cells}
+    cells_b = {cell.resource: cell for cell in matrix_b.cells}
+    changes = []
+    for name in [*cells_a, *(n for n in cells_b if n not in cells_a)]:
+        x, y = cells_a.get(name), cells_b.get(name)
+        if x is None or y is None or x.outcome != y.outcome:
+            changes.append(_resource_change(x, y))
+    return changes
+
+
+def _resource_change(x: Cell | None, y: Cell | None) -> ResourceChange:
+    either = x or y
+    assert either is not None  # a name comes from one side at least
+    return ResourceChange(
+        either.resource,
+        either.module,
+        x.outcome if x else None,
+        y.outcome if y else None,
+        x.reason if x else "",
+        y.reason if y else "",
+    )
 
 
 def companies_visible(report: dict[str, Any]) -> dict[tuple[str, str], str] | None:
@@ -236,6 +287,10 @@ def to_json(drift: Drift, a: dict[str, Any], b: dict[str, Any], names: tuple[str
             for c in drift.checks
         ],
         "facts": [{"check": f.check, "fact": f.fact, "a": f.a, "b": f.b} for f in drift.facts],
+        "resources": [
+            {"resource": r.resource, "module": r.module, "a": r.a, "b": r.b}
+            for r in drift.resources
+        ],
         "companies": {
             "compared": drift.companies_compared,
             "only_a": drift.companies_only_a,
@@ -252,8 +307,8 @@ def render_text(drift: Drift, a: dict[str, Any], b: dict[str, Any], names: tuple
     if not drift.different:
         lines.append(
             f"No difference: verdict {drift.verdict[0]} on both, the same outcome for all "
-            f"{drift.compared_checks} checks, the same capability facts"
-            + (" and companies." if drift.companies_compared else ".")
+            f"{drift.compared_checks} checks, the same capability facts and resource outcomes"
+            + ("; the same companies." if drift.companies_compared else ".")
         )
         return "\n".join(lines)
     lines.append(_verdict_line(drift))
@@ -269,6 +324,7 @@ def render_text(drift: Drift, a: dict[str, Any], b: dict[str, Any], names: tuple
         lines.append(f"Capability facts that changed ({len(drift.facts)}):")
         for fact in drift.facts:
             lines.append(f"  {fact.check}: {fact.fact}: {_value(fact.a)} -> {_value(fact.b)}")
+    lines += _resource_lines(drift.resources)
     for letter, only in (("A", drift.companies_only_a), ("B", drift.companies_only_b)):
         if only:
             lines.append(f"Companies visible only in {letter} ({len(only)}):")
@@ -276,6 +332,28 @@ def render_text(drift: Drift, a: dict[str, Any], b: dict[str, Any], names: tuple
     if not drift.companies_compared:
         lines.append("Companies: not compared (a report does not hold the GET sites answer).")
     return "\n".join(lines)
+
+
+def _resource_lines(changes: list[ResourceChange]) -> list[str]:
+    if not changes:
+        return []
+    lines = [f"Resources whose outcome changed ({len(changes)}, api.resources):"]
+    labels = [f"{c.resource} ({module_title(c.module)})" for c in changes]
+    width = max(len(label) for label in labels)
+    for change, label in zip(changes, labels, strict=True):
+        moved = f"{_cell(change.a)} -> {_cell(change.b)}"
+        lines.append(f"  {label:<{width}}  {moved}")
+        for letter, outcome, reason in (
+            ("A", change.a, change.reason_a),
+            ("B", change.b, change.reason_b),
+        ):
+            if reason and outcome not in (None, "readable"):  # why it cannot be read
+                lines.append(f"      {letter}: {reason}")
+    return lines
+
+
+def _cell(outcome: str | None) -> str:
+    return "not read" if outcome is None else words(outcome)
 
 
 def _verdict_line(drift: Drift) -> str:
@@ -309,9 +387,28 @@ def command(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     """Add `diff` to the CLI's subcommands."""
     parser = commands.add_parser(
-        "diff", help="compare two report.json files: outcomes, facts, companies, verdict"
+        "diff",
+        help="compare two report.json files: outcomes, facts, resources, companies, verdict",
+        description="What changed between two runs (UAT against live, last week against "
+        "today): the verdict and root cause, checks whose outcome changed, capability facts, "
+        "api.resources cells per resource, and the companies each side can see. Timings, "
+        "timestamps and how long a token has left are not differences.",
+        epilog="""\
+exit codes:
+  0  nothing differs
+  1  something differs
+  4  an input is not a report.json
+
+example:
+  sage200-doctor diff uat/report.json live/report.json
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("a", metavar="A.json", help="the earlier or reference report")
-    parser.add_argument("b", metavar="B.json", help="the report to compare with it")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("a", metavar="A.json", help="the earlier or reference report.json")
+    parser.add_argument("b", metavar="B.json", help="the report.json to compare with it")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the differences as JSON (schema sage200-doctor/diff@1)",
+    )
     parser.set_defaults(handler=command)

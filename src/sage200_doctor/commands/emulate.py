@@ -7,7 +7,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from sage200_doctor.commands.options import add_chaos_options, scenario_name
+from sage200_doctor.commands.options import (
+    add_chaos_options,
+    complete_with,
+    scenario_name,
+    scenario_names,
+)
 
 CURL_RECIPE = r"""# Try it by hand (after `set -a; . FILE; set +a`):
 #   TOKEN=$(curl -s -u "$SAGE200_CLIENT_ID:$SAGE200_CLIENT_SECRET" -d grant_type=refresh_token \
@@ -25,24 +30,47 @@ def add_parser(commands: Any, name: str) -> None:
     parser = commands.add_parser(
         "emulate",
         help="serve the Sage 200 emulator on 127.0.0.1 until stopped",
-        description="Serve the emulator (identity, gateway, API) and print the .env lines that "
-        "point at it. Scenarios combine with '+', e.g. --scenario no-space-bearer+customers-forbidden.",
+        description="Serve the emulator (Sage ID, the API gateway and the API) until Ctrl-C, and "
+        "print the .env lines that point at it. Scenarios combine with '+', e.g. --scenario "
+        "no-space-bearer+customers-forbidden.",
+        epilog="""\
+examples:
+  sage200-doctor emulate --port 0 > emulator.txt     serve on a free port; save the env lines
+  sage200-doctor emulate --fault status-503@api:/sites$   GET sites answers 503
+  sage200-doctor emulate --record capture.har        record every exchange for triage
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scenario = parser.add_argument(
+        "--scenario",
+        default="healthy",
+        type=scenario_name,
+        metavar="NAME",
+        help="the fault to inject; join several with '+' (default: healthy; see --list)",
+    )
+    complete_with(scenario, scenario_names)
+    parser.add_argument(
+        "--list", action="store_true", help="list the scenarios with what each one does, and exit"
     )
     parser.add_argument(
-        "--scenario", default="healthy", type=scenario_name, help="the fault to inject (see --list)"
-    )
-    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
     )
     parser.add_argument(
         "--port",
         type=int,
         default=8200,
+        metavar="N",
         help="port to listen on; 0 picks a free one (default: 8200)",
     )
     parser.add_argument(
-        "--latency-ms", type=int, default=0, metavar="MS", help="delay every answer (default: 0)"
+        "--latency-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="delay every answer by MS milliseconds, like a distant server (default: 0)",
     )
     add_chaos_options(parser)
     parser.add_argument(
@@ -50,10 +78,13 @@ def add_parser(commands: Any, name: str) -> None:
         action="append",
         type=_fault_rule,
         metavar="KIND[@FACE][:PATH]",
-        help="answer matching requests with a fault, e.g. status-503@api:/sites$ (repeatable)",
+        help="answer matching requests with a fault, e.g. status-503@api:/sites$ (repeatable; "
+        "FACE is identity, api or any; PATH a regular expression)",
     )
     parser.add_argument(
-        "--record", metavar="FILE.har", help="record every exchange as a HAR 1.2 file (for triage)"
+        "--record",
+        metavar="FILE.har",
+        help="record every exchange as a HAR 1.2 file, written when the emulator stops",
     )
     parser.set_defaults(handler=handle)
 

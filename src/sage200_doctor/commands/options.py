@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -13,15 +14,16 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
         "--report-dir",
         default="reports",
         metavar="DIR",
-        help="where reports go (default: reports/)",
+        help="where report.html, report.json and junit.xml go (default: reports/)",
     )
-    parser.add_argument(
+    only = parser.add_argument(
         "--only",
         action="append",
         nargs="+",
         metavar="ID",
         help="run only these checks and what they need (ids from `sage200-doctor checks`)",
     )
+    complete_with(only, check_ids)
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "-q", "--quiet", action="store_true", help="print only the verdict and the root cause"
@@ -33,10 +35,14 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=("text", "json", "junit"),
         default="text",
-        help="json: report.json on stdout; junit: junit.xml on stdout (the summary goes to "
-        "stderr); default: text",
+        help="what goes to stdout: text (the summary; default), json (exactly report.json) or "
+        "junit (exactly junit.xml); with json or junit the summary goes to stderr",
     )
-    parser.add_argument("--bundle", metavar="FILE.zip", help="also write a redacted support bundle")
+    parser.add_argument(
+        "--bundle",
+        metavar="FILE.zip",
+        help="also write a support bundle: the reports and a fingerprint, secrets masked",
+    )
     parser.add_argument(
         "--baseline",
         metavar="FILE.toml",
@@ -66,8 +72,25 @@ def add_chaos_options(parser: argparse.ArgumentParser) -> None:
         "--chaos-rate",
         type=_chaos_rate,
         metavar="R",
-        help="share of requests that get a fault in chaos mode (default 0.2)",
+        help="with --chaos: the share of requests that get a fault, 0 to 1 (default: 0.2)",
     )
+
+
+def complete_with(action: argparse.Action, completer: Callable[..., Iterable[str]]) -> None:
+    """What shell completion (argcomplete) offers for this option's value."""
+    action.completer = completer  # type: ignore[attr-defined]  # argcomplete reads this attribute
+
+
+def scenario_names(**_: object) -> list[str]:
+    from sage200_doctor.emulator import SCENARIOS
+
+    return list(SCENARIOS)
+
+
+def check_ids(**_: object) -> list[str]:
+    from sage200_doctor.engine.registry import all_checks
+
+    return [spec.id for spec in all_checks()]
 
 
 def scenario_name(text: str) -> str:

@@ -435,10 +435,29 @@ def command(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     """Add `rotation` to the CLI's subcommands."""
     parser = commands.add_parser(
-        "rotation", help="prove a credential rotation: NEW passes, OLD is refused"
+        "rotation",
+        help="prove a credential rotation: NEW passes, OLD is refused",
+        description="The credential-rotation gate for CI: runs the diagnosis on the NEW "
+        "settings (it must pass) and, with --expect-old-revoked, checks that every credential "
+        "that changed is refused where it belongs (docs/ci.md, 'The rotation gate').",
+        epilog="""\
+exit codes:
+  0  the gate holds
+  1  it does not (the reasons are printed and in DIR/report.json)
+  4  usage error (an unreadable env file, the same file twice, SAGE200_* credentials set in
+     the environment, which would override both files)
+
+example:
+  sage200-doctor rotation --old old.env --new new.env --expect-old-revoked
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--old", required=True, metavar="OLD.env", help="the settings before")
-    parser.add_argument("--new", required=True, metavar="NEW.env", help="the settings after")
+    parser.add_argument(
+        "--old", required=True, metavar="OLD.env", help="env file of the settings before rotating"
+    )
+    parser.add_argument(
+        "--new", required=True, metavar="NEW.env", help="env file of the settings after rotating"
+    )
     parser.add_argument(
         "--expect-old-revoked",
         action="store_true",
@@ -447,7 +466,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], na
     parser.add_argument(
         "--report-dir",
         default=DEFAULT_REPORT_DIR,
-        help=f"where the gate's reports go (default: {DEFAULT_REPORT_DIR}/)",
+        metavar="DIR",
+        help=f"where the gate's reports go, one folder per run (default: {DEFAULT_REPORT_DIR}/)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="short summaries for CI logs")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="each run's verdict and root cause only (for CI logs), then the gate",
+    )
     parser.set_defaults(handler=command)

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sage200_doctor.commands import RUN_EXIT_CODES
 from sage200_doctor.commands.options import (
     add_chaos_options,
     add_report_options,
+    complete_with,
     scenario_name,
+    scenario_names,
     write_env_file,
 )
 from sage200_doctor.commands.waiting import run_options, wait_for
@@ -38,23 +41,38 @@ def _add_run(commands: Any) -> None:
     parser = commands.add_parser(
         "run",
         help="diagnose the configured environment",
-        description="Run the ordered diagnostics against the environment your settings name "
-        "(an env file, then environment variables, then --set). Reports go to --report-dir.",
+        description="Run the ordered diagnostics against the environment your settings name: "
+        "an env file (--env, else ./.env), overridden by SAGE200_* environment variables. "
+        "Stops at the root cause, names who usually fixes it, and writes report.html, "
+        "report.json and junit.xml to --report-dir.",
+        epilog=RUN_EXIT_CODES
+        + """
+examples:
+  sage200-doctor run --env site.env             the full diagnosis of one site
+  sage200-doctor run -q                         two lines: the verdict and the root cause
+  sage200-doctor run --only token.refresh       one check and what it needs
+  sage200-doctor run --format json > out.json   report.json on stdout, the summary on stderr
+  sage200-doctor run --fleet fleet.toml         every environment of a fleet file (docs/ci.md)
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--env",
         metavar="FILE",
-        help="env file (default: ./.env if there is one; see config.example.env)",
+        help="the env file of settings (default: ./.env if there is one; the keys are in "
+        "config.example.env and docs/configuration.md)",
     )
     parser.add_argument(
         "--save-rotated",
         metavar="FILE",
-        help="where a rotated refresh token that came from an environment variable is saved",
+        help="where to save a refresh token that Sage ID rotated during the run, when it came "
+        "from an environment variable (one from an env file is written back to that file)",
     )
     parser.add_argument(
         "--fleet",
         metavar="FILE.toml",
-        help="diagnose every environment of this fleet file (docs/ci.md)",
+        help="diagnose every environment of this TOML fleet file, one merged report "
+        "(format: docs/ci.md)",
     )
     parser.add_argument(
         "-n",
@@ -71,18 +89,35 @@ def _add_demo(commands: Any) -> None:
     parser = commands.add_parser(
         "demo",
         help="the same run against the built-in emulator (no credentials needed)",
-        description="Serve the emulator on 127.0.0.1 and diagnose it. --scenario injects a "
-        "known fault (see --list); combine faults with '+', e.g. no-space-bearer+customers-forbidden.",
+        description="Serve the emulator on 127.0.0.1 and diagnose it, exactly as `run` "
+        "diagnoses a real site. --scenario injects a known fault (see --list); combine faults "
+        "with '+', e.g. no-space-bearer+customers-forbidden.",
+        epilog=RUN_EXIT_CODES
+        + """
+examples:
+  sage200-doctor demo                                   a healthy site: PASS
+  sage200-doctor demo --list                            every scenario, one line each
+  sage200-doctor demo --scenario no-offline-access -q   a known fault, in two lines
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+    scenario = parser.add_argument(
         "--scenario",
         default="healthy",
         type=scenario_name,
-        help="the fault to inject (default: healthy)",
+        metavar="NAME",
+        help="the fault to inject; join several with '+' (default: healthy; see --list)",
     )
-    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    complete_with(scenario, scenario_names)
     parser.add_argument(
-        "--latency-ms", type=int, default=0, metavar="MS", help="delay every answer (default: 0)"
+        "--list", action="store_true", help="list the scenarios with what each one does, and exit"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="delay every answer by MS milliseconds, like a distant server (default: 0)",
     )
     add_chaos_options(parser)
     add_report_options(parser)

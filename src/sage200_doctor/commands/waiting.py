@@ -8,6 +8,7 @@ its way is let finish so a rotated refresh token is saved (further signals are o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,7 @@ def wait_for(run: Startable[T]) -> T:
     """Start `run` and wait; Ctrl-C and SIGTERM stop it, and what was known is still reported."""
     from sage200_doctor.engine.signals import SigtermAsInterrupt, interruption_for
 
+    keep_hypothesis_out_of_cwd()
     sigterm = SigtermAsInterrupt()
     sigterm.install()
     try:
@@ -79,3 +81,24 @@ def _patient_while_saving(run: Startable[Any]) -> Iterator[None]:
         return
     with signals_noted(note):
         yield
+
+
+def keep_hypothesis_out_of_cwd() -> None:
+    """The conformance search uses hypothesis, which caches what it computes (the Unicode
+    table, the constants of our modules) under `.hypothesis/` in the current directory: a folder
+    left behind in the user's project. Its caches go to our own cache directory instead, unless
+    the user chose a place (HYPOTHESIS_STORAGE_DIRECTORY). An environment variable, not
+    hypothesis's API: it is read on first use, and importing hypothesis here would slow every
+    run that never needs it. Workers of a fleet run inherit it. A process that imported
+    hypothesis before (a test suite calling `main`) keeps its own settings."""
+    if "hypothesis" in sys.modules:
+        return
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(user_cache_dir() / "hypothesis"))
+
+
+def user_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/sage200-doctor` (else `~/.cache/…`; `%LOCALAPPDATA%` on Windows)."""
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None
+    )
+    return Path(base or Path.home() / ".cache") / "sage200-doctor"

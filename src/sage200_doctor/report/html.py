@@ -24,12 +24,14 @@ from typing import Any
 from sage200_doctor import __version__
 from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.redact import Redactor
+from sage200_doctor.report.html_coverage import coverage_section
 from sage200_doctor.report.html_parts import (
     VERDICT_TEXT,
     also_found_section,
     badge,
     banner,
     capabilities_section,
+    check_link,
     check_panel,
     escape,
     interruption_section,
@@ -77,6 +79,7 @@ def render_page(result: RunResult, redactor: Redactor) -> str:
             also_found_section(run),
             other_findings(run),
             checks_section(run),
+            coverage_section(run),
             capabilities_section(run),
             environment_section(run),
             '<p class="s2d-footer">Every value from a server or your settings is shown as text; '
@@ -127,16 +130,20 @@ def checks_section(run: RunResult) -> str:
 
 
 def check_rows(check: CheckResult, run: RunResult) -> str:
-    """One check: a row, and under it its panel in a <details> (open for a failure)."""
+    """One check: a row, and under it its panel in a <details> (open for the root cause);
+    no panel when the check has nothing more to show than its row."""
     finding = (
-        f"blocked by {escape(check.blocked_by)}"
+        f"blocked by {check_link(check.blocked_by)}"
         if check.outcome is Outcome.BLOCKED
         else escape(check.summary)
     )
+    label = panel_label(check)
     opened = " open" if check.counts_against_verdict and run.root_cause is check else ""
-    requests = len(check.evidence)
-    label = "Finding, guidance and evidence" + (
-        f" ({requests} request{'s' if requests != 1 else ''})" if requests else ""
+    panel = (
+        f'<tr class="s2d-panel-row"><td colspan="5"><details class="s2d-more"{opened}>'
+        f"<summary>{escape(label)}</summary>{check_panel(check, run)}</details></td></tr>"
+        if label
+        else ""
     )
     return (
         f'<tbody class="s2d-check s2d-{check.outcome.value}" data-outcome="{check.outcome.value}"'
@@ -146,11 +153,31 @@ def check_rows(check: CheckResult, run: RunResult) -> str:
         f'<td class="col-check">{escape(check.id)}<br><span class="s2d-title">'
         f"{escape(check.title)}</span></td>"
         f'<td class="col-finding">{finding}</td>'
-        f'<td class="col-time">{check.duration_ms:.0f} ms</td></tr>'
-        f'<tr class="s2d-panel-row"><td colspan="5"><details class="s2d-more"{opened}>'
-        f"<summary>{escape(label)}</summary>{check_panel(check, run)}</details></td></tr>"
+        f'<td class="col-time">{check.duration_ms:.0f} ms</td></tr>{panel}'
         "</tbody>"
     )
+
+
+def panel_label(check: CheckResult) -> str:
+    """What the check's panel holds, e.g. "Details, guidance and evidence (2 requests)"; empty
+    when it would hold nothing the row does not already say."""
+    parts = [
+        name
+        for name, present in (
+            ("details", bool(check.details)),
+            ("guidance", bool(check.guidance_ids)),
+            ("capabilities", bool(check.facts)),
+            ("substitutes", bool(check.substitutes)),
+        )
+        if present
+    ]
+    if check.evidence:
+        count = len(check.evidence)
+        parts.append(f"evidence ({count} request{'s' if count != 1 else ''})")
+    if not parts:
+        return ""
+    text = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return text[0].upper() + text[1:]
 
 
 def environment_rows(run: RunResult) -> dict[str, str]:

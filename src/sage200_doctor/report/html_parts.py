@@ -17,6 +17,8 @@ from typing import Any
 from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunResult
 from sage200_doctor.guidance import OWNER_LABELS, Guidance, guidance_for
 from sage200_doctor.redact import neutralise_controls
+from sage200_doctor.report.coverage import shown_facts
+from sage200_doctor.report.next_step import next_step
 
 VERDICT_TEXT = {
     "pass": ("PASS", "The Sage 200 API set-up works"),
@@ -81,14 +83,6 @@ def guidance_card(entry: Guidance, *, full: bool) -> str:
         f'<p class="s2d-source">Based on {link(entry.url, entry.source)} '
         f"· <code>sage200-doctor explain {escape(entry.id)}</code></p></div>"
     )
-
-
-def next_step(result: CheckResult) -> str:
-    for guidance_id in result.guidance_ids:
-        entry = guidance_for(guidance_id)
-        if entry.steps:
-            return entry.steps[0]
-    return "Fix this check's finding, then run sage200-doctor again."
 
 
 def counts_line(result: RunResult) -> str:
@@ -260,7 +254,7 @@ def capabilities_section(result: RunResult) -> str:
     rows = "".join(
         f"<tr><td>{check_link(c.id)}</td><th>{escape(name)}</th><td>{escape(value)}</td></tr>"
         for c in result.checks
-        for name, value in c.facts.items()
+        for name, value in shown_facts(c.id, c.facts).items()
     )
     if not rows:
         return ""
@@ -332,7 +326,7 @@ def check_panel(check: CheckResult, run: RunResult) -> str:
         parts.append(f'<pre class="s2d-pre">{escape(check.details)}</pre>')
     parts += [guidance_card(guidance_for(g), full=False) for g in check.guidance_ids]
     if check.facts:
-        parts.append(f"<h4>Capabilities</h4>{facts_table(check.facts)}")
+        parts.append(f"<h4>Capabilities</h4>{facts_table(shown_facts(check.id, check.facts))}")
     if check.evidence:
         count = len(check.evidence)
         parts.append(f"<h4>Evidence · {count} request{'s' if count != 1 else ''}</h4>")

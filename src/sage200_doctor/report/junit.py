@@ -4,8 +4,9 @@ One testsuite per environment, one testcase per check in run order (classname: t
 name: the check id). A failed check is a `<failure>` whose text says whether it is the root cause
 or may be a consequence of it, and names its guidance; an `error` outcome (a bug in
 sage200-doctor) is an `<error>`; blocked, skipped and interrupted checks are `<skipped>` with
-the reason. The verdict, exit code and root cause travel as the suite's properties: the schema
-allows properties on a testsuite only, never on a testcase.
+the reason. The verdict, exit code and root cause travel as the suite's properties (the schema
+allows properties on a testsuite only, never on a testcase), and so does api.resources' module
+matrix: `resource_<module>` = `1 readable, 1 forbidden`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
 from sage200_doctor.guidance import guidance_for
 from sage200_doctor.redact import Redactor
+from sage200_doctor.report.coverage import junit_properties, matrix_in
 
 SUITE_NAME = "sage200-doctor"
 NOT_RUN = (Outcome.BLOCKED, Outcome.SKIPPED, Outcome.INTERRUPTED)
@@ -102,6 +104,9 @@ def _suite_properties(run: RunResult) -> Iterable[tuple[str, str]]:
         yield "also_found", check.id
     if run.interruption is not None:
         yield "interrupted", run.interruption.reason
+    matrix = matrix_in(run.checks)
+    if matrix is not None:
+        yield from junit_properties(matrix)
 
 
 def _testcase(check: CheckResult, run: RunResult, clean: Clean, *, classname: str) -> ET.Element:

@@ -2,7 +2,8 @@
 
 On a terminal: one live line (rich) saying which check is running, for how long, and what it is
 waiting for ("rate limited, retrying in 5 s"); each finished check is printed above it. In CI
-(no terminal, or CI=true): one plain line per finished check. With -q: nothing.
+(no terminal, or CI=true): one plain line per finished check, and one per wait. With -q:
+nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class _Elapsed:
         return f"{self.label} ({time.monotonic() - self.since:.1f} s{waiting})"
 
 
+def _seconds(value: float) -> str:
+    """`3 s`, or `0.5 s` under a second (a wait is never shown as `0 s`)."""
+    return f"{value:.0f} s" if value >= 1 else f"{value:.1f} s"
+
+
 class Progress:
     """An observer of one run (`DiagnosticRun(observer=...)`), called from its thread."""
 
@@ -61,7 +67,9 @@ class Progress:
                 self._running = (event.check_id, event.title, time.monotonic())
                 self._waiting = ""
             elif isinstance(event, Waiting):
-                self._waiting = f"rate limited, retrying in {event.seconds:.0f} s"
+                self._waiting = f"rate limited, retrying in {_seconds(event.seconds)}"
+                if not self.live:
+                    self._note(self._waiting)
             elif isinstance(event, CheckFinished):
                 self._finished(event.result)
             self._refresh()
@@ -75,6 +83,12 @@ class Progress:
             self.stream.write(line + "\n")
             self.stream.flush()
         self.listed = True
+
+    def _note(self, text: str) -> None:
+        """A line for CI logs while a check waits, so a pause in the log is explained."""
+        check_id = self._running[0] if self._running else ""
+        self.stream.write(f"  {'wait':<7} {check_id:<28} {text}\n")
+        self.stream.flush()
 
     def _line(self, result: CheckResult) -> str:
         symbol, word, _ = MARKS[result.outcome]

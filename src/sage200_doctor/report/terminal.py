@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
 from sage200_doctor.guidance import guidance_for
 from sage200_doctor.redact import neutralise_controls
+from sage200_doctor.report.coverage import matrix_in, terminal_lines
+from sage200_doctor.report.next_step import step_for
 
 # outcome: (symbol when coloured, word when plain, ANSI colour)
 MARKS = {
@@ -100,15 +102,16 @@ def _evidence_lines(result: CheckResult) -> list[str]:
     return lines
 
 
-def _guidance_lines(guidance_ids: tuple[str, ...], indent: str) -> list[str]:
+def _guidance_lines(check: CheckResult, indent: str) -> list[str]:
     lines = []
-    for guidance_id in guidance_ids:
+    for guidance_id in check.guidance_ids:
         entry = guidance_for(guidance_id)
         lines.append(
             f"{indent}Guidance {entry.id} ({entry.title}), usually fixed by: {entry.owner}"
         )
-        if entry.steps:
-            lines.append(f"{indent}  Next step: {entry.steps[0]}")
+        step = step_for(check, guidance_id)  # fitted to the finding (a proxy, not DNS)
+        if step:
+            lines.append(f"{indent}  Next step: {step}")
         lines.append(f"{indent}  {entry.url}   (sage200-doctor explain {entry.id})")
     return lines
 
@@ -120,7 +123,7 @@ def _root_cause_block(result: RunResult, color: bool) -> list[str]:
     lines = [_paint(f"Root cause: {root.id}", "1;31", color) + f": {root.summary}"]
     if root.details:
         lines += [f"  {line}" for line in root.details.splitlines()[:8]]
-    return lines + _guidance_lines(root.guidance_ids, "  ")
+    return lines + _guidance_lines(root, "  ")
 
 
 def _also_found_block(result: RunResult, color: bool) -> list[str]:
@@ -130,7 +133,7 @@ def _also_found_block(result: RunResult, color: bool) -> list[str]:
     lines = ["", _paint(f"Also found ({len(also)}):", "1;33", color)]
     for check in also:
         lines.append(f"  {_mark(check.outcome, color, pad=False)} {check.id}: {check.summary}")
-        lines += _guidance_lines(check.guidance_ids, "    ")
+        lines += _guidance_lines(check, "    ")
     return lines
 
 
@@ -203,10 +206,11 @@ def render_summary(
             if verbose:
                 lines += _evidence_lines(check)
     lines += ["", f"  {_counts(result)}"]
+    lines += coverage_lines(result)
     for check in result.checks:
         if check.outcome is Outcome.WARNING and check.guidance_ids:
             lines.append(f"  Warning {check.id}:")
-            lines += _guidance_lines(check.guidance_ids, "    ")
+            lines += _guidance_lines(check, "    ")
     lines += baseline_lines(result.baseline)
     if result.verdict.value == "pass":
         lines.append("\nNext step: the set-up works; point your integration at the same settings.")
@@ -227,6 +231,14 @@ def _inert(result: RunResult) -> RunResult:
         for check in result.checks
     ]
     return replace(result, checks=checks)
+
+
+def coverage_lines(result: RunResult) -> list[str]:
+    """api.resources' module matrix in a few lines (empty when the check kept none)."""
+    matrix = matrix_in(result.checks)
+    if matrix is None:
+        return []
+    return [f"  {neutralise_controls(line)}" for line in terminal_lines(matrix)]
 
 
 def baseline_lines(notes: dict[str, Any] | None) -> list[str]:

@@ -9,7 +9,6 @@ it was added). It never relies on the wording of a message, only shows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from sage200_doctor import catalogue
 from sage200_doctor.catalogue import ROLE_SETTING, Resource
@@ -19,17 +18,7 @@ from sage200_doctor.http.session import Answer
 from . import Judgement
 
 CHECK_ID = "api.resources"
-Outcome = Literal[
-    "readable",
-    "forbidden",
-    "not-found",
-    "denied",
-    "bad-request",
-    "server-error",
-    "gateway-refused",
-    "no-answer",
-    "unexpected",
-]
+Outcome = catalogue.ReadOutcome
 GUIDANCE: dict[Outcome, tuple[str, ...]] = {
     "readable": (),
     "forbidden": ("faq.errors.403",),
