@@ -10,12 +10,12 @@ from sage200_doctor.http import oauth
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.rules.token import (
     CREDENTIALS,
-    RECONSENT,
     granted_scopes,
     judge_audience,
     judge_expiry,
     judge_issuer,
     judge_near_expiry,
+    judge_not_a_jwt,
     judge_scope,
     judge_token_error,
 )
@@ -138,12 +138,7 @@ def check_access_token_claims(run: Diagnosis) -> str:
     try:
         claims = oauth.peek_claims(token.access_token.reveal())
     except oauth.NotAJwt as problem:
-        fail(
-            "The access token is not a JWT, so the API will refuse it.",
-            detail=f"{problem}. Opaque tokens came from the Sage ID sign-on method retired in "
-            "February 2021; sign in with the current method (sage200-doctor login).",
-            guidance=("faq.errors.401", *RECONSENT),
-        )
+        report(judge_not_a_jwt(problem))
     token.claims = claims
     _verify_signature(run, token)
     expected_audience = run.settings.audience.strip()
