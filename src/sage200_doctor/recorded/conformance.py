@@ -63,6 +63,9 @@ class Conformance:
     ledger: Ledger
     samples: dict[Scope, Sample] = field(default_factory=dict)
 
+    def has_sample(self, scope: Scope) -> bool:
+        return scope in self.samples
+
     def customers(
         self, exchange: RecordedExchange, answer: Answer, params: dict[str, str], scope: Scope
     ) -> bool:

@@ -81,6 +81,7 @@ class DataAnswers:
 
     def judge(self, request: Request) -> None:
         self._edition(request)
+        self.ledger.module(_owner(request), request.path.module)
         resource = request.path.resource
         if request.exchange.request.method != "GET":
             self._other_method(request)
@@ -264,8 +265,12 @@ def _body_left_out(exchange: RecordedExchange) -> bool:
 
 
 def _owner(request: Request) -> str:
-    if request.path.resource == "sites":
+    """The check whose rule judges the answer to this request."""
+    resource = request.path.resource
+    if resource == "sites":
         return "sites.list"
+    if resource != "customers":
+        return "api.resources"
     if _reference(request.params) is not None:
         return "customers.filter"
     return "customers.list"

@@ -115,14 +115,14 @@ class CaptureJudge:
         self.retried: Counter[str] = Counter()
         self.seen = Seen()
 
-    def exchange(self, exchange: RecordedExchange) -> None:
-        """Judge one exchange (anything that is not Sage traffic is passed over)."""
+    def exchange(self, exchange: RecordedExchange) -> Face | None:
+        """Judge one exchange; its face, or None when it is not Sage traffic (passed over)."""
         request = exchange.request
         if request.header("authorization") or request.header("cookie"):
             self.credentials_recorded += 1
         face = self.hosts.classify(request.url)
         if face is None:
-            return
+            return None
         self.seen.met(exchange)
         self.reach[face].met(exchange)
         answer = answer_of(exchange, self.redactor)
@@ -130,6 +130,7 @@ class CaptureJudge:
             self._identity(exchange, answer)
         elif exchange.answered:
             self._api(exchange, answer)
+        return face
 
     # --- Sage ID ----------------------------------------------------------------------------
 
@@ -168,7 +169,8 @@ class CaptureJudge:
                 return
             if pair is not None and len(self.seen.pairs) < 8 and pair not in self.seen.pairs:
                 self.seen.pairs.append(pair)
-        linted = self._lint(exchange)
+        scope = (path.base, *(pair or ("", "")))
+        linted = self._lint(exchange, probing=self.conformance.has_sample(scope))
         params = dict(exchange.request.query)
         self.data.judge(Request(exchange, answer, path, params, pair, linted))
 
@@ -239,13 +241,14 @@ class CaptureJudge:
             self.unauthorized["other"] += 1
         return False
 
-    def _lint(self, exchange: RecordedExchange) -> bool:
+    def _lint(self, exchange: RecordedExchange, *, probing: bool) -> bool:
         """The query options, judged as Sage's query guide has them; True when a failure was
-        found (it explains a 400). The live check's own capability probes are facts."""
+        found (it explains a 400). After a sample (`probing`), the live check's own capability
+        probes are facts of customers.query_conformance, not mistakes."""
         query = exchange.request.query
         if not any(name.startswith("$") for name, _ in query):
             return False
-        if dict(query) in CAPABILITY_PROBES.values():
+        if probing and dict(query) in CAPABILITY_PROBES.values():
             return False
         failed = False
         for judgement in judge_query(query):

@@ -48,7 +48,10 @@ class CheckLedger:
     more_findings: int = 0
     observations: int = 0
     evidence: list[int] = field(default_factory=list)
+    shown_findings: set[int] = field(default_factory=set)
+    """Evidence entries a finding came from (never replaced by ones merely observed)."""
     facts: dict[str, Any] = field(default_factory=dict)
+    modules: list[str] = field(default_factory=list)
     summary: str = ""
     """What was seen when all is well (set when the capture is finished)."""
     unseen: str = "Not observed in this capture."
@@ -112,27 +115,35 @@ class Ledger:
             if finding.judgement.summary == summary:
                 finding.judgement = dataclasses.replace(finding.judgement, detail=detail)
 
+    def module(self, check_id: str, title: str | None) -> None:
+        """Name the module (Sage's reference) of a request this check judged, in its facts."""
+        ledger = self.checks.get(check_id)
+        if ledger is None or title is None or title in ledger.modules:
+            return
+        ledger.modules.append(title)
+        ledger.facts["modules of the requests"] = ", ".join(ledger.modules)
+
     def fact(self, check_id: str, name: str, value: Any) -> None:
         if check_id in self.checks:
             self.checks[check_id].facts[name] = value
 
     def _evidence(self, ledger: CheckLedger, exchange: RecordedExchange, *, finding: bool) -> None:
-        if exchange.index in ledger.evidence:
+        index = exchange.index
+        if finding:
+            if len(ledger.shown_findings) >= MAX_EVIDENCE or index in ledger.shown_findings:
+                return
+            ledger.shown_findings.add(index)
+        if index in ledger.evidence:
             return
         if len(ledger.evidence) >= MAX_EVIDENCE:
-            if not finding:
+            # Only an exchange a finding came from may take the place of one merely observed.
+            observed = [i for i in ledger.evidence if i not in ledger.shown_findings]
+            if not finding or not observed:
                 return
-            replaceable = [i for i in ledger.evidence if not self._is_finding(ledger, i)]
-            if not replaceable:
-                return
-            ledger.evidence.remove(replaceable[-1])
-        ledger.evidence.append(exchange.index)
-        if exchange.index not in self._kept:
-            self._kept[exchange.index] = trimmed(exchange)
-
-    @staticmethod
-    def _is_finding(ledger: CheckLedger, index: int) -> bool:
-        return any(index in finding.entries for finding in ledger.findings.values())
+            ledger.evidence.remove(observed[-1])
+        ledger.evidence.append(index)
+        if index not in self._kept:
+            self._kept[index] = trimmed(exchange)
 
     # --- results --------------------------------------------------------------------------
 

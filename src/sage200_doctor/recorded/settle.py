@@ -70,6 +70,12 @@ def _authorization_header(judge: CaptureJudge, *, chrome: bool) -> None:
         ledger.fact("header.authorization", "API requests without an Authorization header", without)
     if header.observations:
         return
+    if ledger["token.refresh"].outcome() is Outcome.FAILED:
+        header.unseen = (
+            "No API request carried an Authorization header: the token request failed "
+            "(token.refresh), so there was no access token to send."
+        )
+        return
     sanitized = judge.unauthorized["answered"] > 0 or (chrome and not judge.credentials_recorded)
     if sanitized and without:
         header.unseen = SANITIZED
@@ -77,12 +83,6 @@ def _authorization_header(judge: CaptureJudge, *, chrome: bool) -> None:
             "token.claims"
         ].unseen = (
             "No access token was sent in the capture's API requests (the capture was sanitized)."
-        )
-        return
-    if ledger["token.refresh"].outcome() is Outcome.FAILED:
-        header.unseen = (
-            "No API request carried an Authorization header: the token request failed "
-            "(token.refresh), so there was no access token to send."
         )
         return
     if judge.unauthorized["denied"]:

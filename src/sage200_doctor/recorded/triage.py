@@ -19,8 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sage200_doctor.config.keys import BY_NAME
-from sage200_doctor.engine.registry import CheckSpec, all_checks, with_prerequisites
+from sage200_doctor.engine.registry import all_checks
 from sage200_doctor.engine.results import RunResult
+from sage200_doctor.engine.run import select_checks
 from sage200_doctor.errors import UsageError
 from sage200_doctor.http.oauth import expected_issuer
 from sage200_doctor.redact import Redactor
@@ -88,7 +89,7 @@ def triage(path: str | Path, options: TriageOptions | None = None) -> Triage:
     if judge.seen.sage == 0:
         raise NoSageTraffic(_no_sage_traffic(capture, others))
     settle(judge, chrome=_by_chrome(capture))
-    specs = _selected(options.only)
+    specs = select_checks(options.only)
     checks = [r for r in judge.ledger.results(redactor) if r.id in {s.id for s in specs}]
     result = RunResult(
         started_at=started_at,
@@ -110,8 +111,8 @@ def _read(
     try:
         for exchange in capture.exchanges():
             learner.learn(exchange)
-            judge.exchange(exchange)
-            _note_host(exchange, judge, others)
+            if judge.exchange(exchange) is None and len(others) < HOSTS_NAMED:
+                _note_host(exchange, others)
     except HarError as error:
         if capture.entries_seen == 0:
             raise
@@ -119,22 +120,10 @@ def _read(
     return None
 
 
-def _note_host(exchange: RecordedExchange, judge: CaptureJudge, others: list[str]) -> None:
-    if len(others) >= HOSTS_NAMED or judge.hosts.classify(exchange.request.url) is not None:
-        return
+def _note_host(exchange: RecordedExchange, others: list[str]) -> None:
     host = urlsplit(exchange.request.url).hostname or ""
     if host and host not in others:
         others.append(host)
-
-
-def _selected(only: tuple[str, ...]) -> list[CheckSpec]:
-    specs = all_checks()
-    if not only:
-        return specs
-    try:
-        return with_prerequisites(list(only), specs)
-    except KeyError as error:
-        raise UsageError(f"--only names unknown check(s): {error.args[0]}") from None
 
 
 def _by_chrome(capture: HarCapture) -> bool:
