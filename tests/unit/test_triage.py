@@ -565,3 +565,55 @@ def test_the_environment_shows_what_the_capture_used_and_no_secret(tmp_path: Pat
     assert (environment["site_id"], environment["company_id"]) == (SITE, "2")
     assert environment["capture"] == "WebInspector 1, HAR 1.2"
     assert "CANARY" not in str(environment)
+
+
+# --- hosts and the progress bar -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "face"),
+    [
+        ("http://127.0.0.1:8123/uk/sage200/accounts/v1/", "http://127.0.0.1:8123/uk/sage200extra/accounts/v1/sites", "api"),
+        ("http://127.0.0.1:8123/uk/sage200/accounts/v1/", "http://127.0.0.1:8123/oauth/token", "identity"),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8123/uk/sage200/accounts/v1/sites", "api"),
+        ("http://[::1]:8123/uk/sage200/accounts/v1/", "http://[::1]:8123/oauth/token", "identity"),
+        ("https://gw.example/sage/uk/sage200/accounts/v1/", "https://gw.example/sage/uk/sage200extra/accounts/v1/x", "api"),
+        ("http://127.0.0.1:8123/uk/sage200/accounts/v1/", "http://127.0.0.1:9999/oauth/token", None),
+    ],
+)  # fmt: skip
+def test_an_api_base_url_names_both_faces_of_its_host(
+    base: str, url: str, face: str | None
+) -> None:
+    from sage200_doctor.recorded import SageHosts
+
+    assert SageHosts().with_api_base(base).classify(url) == face
+
+
+def test_no_progress_bar_off_a_terminal(tmp_path: Path) -> None:
+    from sage200_doctor.commands.triage import PROGRESS_FROM_BYTES, _ReadingProgress
+
+    big = tmp_path / "big.har"
+    big.write_bytes(b" " * (PROGRESS_FROM_BYTES + 1))
+    with _ReadingProgress(big, quiet=False) as progress:  # pytest's stderr is not a terminal
+        assert progress is None
+
+
+def test_a_progress_bar_on_a_terminal_for_a_big_capture_and_not_with_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sage200_doctor.commands import triage as command
+    from sage200_doctor.report import progress
+
+    monkeypatch.setattr(progress, "is_live", lambda stream: True)
+    big = tmp_path / "big.har"
+    big.write_bytes(b" " * (command.PROGRESS_FROM_BYTES + 1))
+    with command._ReadingProgress(big, quiet=False) as advance:
+        assert advance is not None
+        advance(1024, big.stat().st_size)
+    assert capsys.readouterr().out == ""  # stderr only: stdout stays for the verdict
+    with command._ReadingProgress(big, quiet=True) as advance:
+        assert advance is None
+    small = tmp_path / "small.har"
+    small.write_bytes(b"{}")
+    with command._ReadingProgress(small, quiet=False) as advance:
+        assert advance is None
