@@ -107,8 +107,8 @@ class Capture:
             "bodySize": 0,
         }
         if form is not None:
-            text = urlencode(form)
-            request["postData"] = {"mimeType": "application/x-www-form-urlencoded", "text": text}
+            encoded = urlencode(form)
+            request["postData"] = {"mimeType": "application/x-www-form-urlencoded", "text": encoded}
         text = body if isinstance(body, str) else (None if body is None else json.dumps(body))
         content: dict[str, Any] = {"size": len(text or ""), "mimeType": "application/json"}
         if text is not None:

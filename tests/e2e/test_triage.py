@@ -298,4 +298,4 @@ def test_the_canary_capture_holds_every_secret_where_a_tool_writes_it(tmp_path: 
         if name not in ("basic secret", "url password"):
             assert value in text or json.dumps(value)[1:-1] in text, name
     assert "CANARY-URLPASS" in text
-    assert SITES[0]["site_id"] in text
+    assert str(SITES[0]["site_id"]) in text

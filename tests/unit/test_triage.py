@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,8 @@ from tests.har_builder import API, DENIED, SITE, SITES, START, TOKEN, Capture, c
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "har"
 
 
-def judged(capture: Capture, tmp_path: Path, **options: object) -> RunResult:
-    return triage(capture.write(tmp_path / "capture.har"), TriageOptions(**options)).result  # type: ignore[arg-type]
+def judged(capture: Capture, tmp_path: Path, **options: Any) -> RunResult:
+    return triage(capture.write(tmp_path / "capture.har"), TriageOptions(**options)).result
 
 
 def check(result: RunResult, check_id: str) -> CheckResult:

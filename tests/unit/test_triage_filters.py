@@ -56,6 +56,12 @@ def test_precedence_is_not_then_and_then_or() -> None:
     assert parse_filter("(a eq 1 or b eq 1) and c eq 1") == And(Or(a, b), c)
 
 
+def _literal(text: str) -> Value:
+    expr = parse_filter(text)
+    assert isinstance(expr, Compare)
+    return expr.literal
+
+
 def test_literals_take_their_kind_from_the_text_and_the_field() -> None:
     assert parse_filter("reference eq 'O''Brien'") == Compare(
         "reference", "eq", Value("string", "O'Brien")
@@ -63,15 +69,11 @@ def test_literals_take_their_kind_from_the_text_and_the_field() -> None:
     assert parse_filter("balance gt 250", {"balance": "number"}) == Compare(
         "balance", "gt", Value("number", Decimal("250"))
     )
-    assert parse_filter("id le 27874").literal == Value("int", 27874)  # type: ignore[union-attr]
-    assert parse_filter("on_hold eq true").literal == Value("bool", True)  # type: ignore[union-attr]
+    assert _literal("id le 27874") == Value("int", 27874)
+    assert _literal("on_hold eq true") == Value("bool", True)
     moment = datetime(2020, 11, 17, 21, 41, 52, 452000, tzinfo=UTC)
-    assert parse_filter("date_time_updated gt 2020-11-17T21:41:52.452Z").literal == Value(  # type: ignore[union-attr]
-        "datetime", moment
-    )
-    assert parse_filter("account_opened ge 2015-01-01").literal == Value(  # type: ignore[union-attr]
-        "date", date(2015, 1, 1)
-    )
+    assert _literal("date_time_updated gt 2020-11-17T21:41:52.452Z") == Value("datetime", moment)
+    assert _literal("account_opened ge 2015-01-01") == Value("date", date(2015, 1, 1))
     assert parse_filter("contains(name, 'a''b')") == Call("contains", "name", "a'b")
 
 

@@ -36,8 +36,8 @@ from sage200_doctor.http.odata_tree import (
 
 __all__ = ["NotReadable", "parse_filter", "parse_query"]
 
-OPERATORS: Final = frozenset(get_args(Op))
-FUNCTIONS: Final = frozenset(get_args(Function))
+OPERATORS: Final[dict[str, Op]] = {op: op for op in get_args(Op)}
+FUNCTIONS: Final[dict[str, Function]] = {name: name for name in get_args(Function)}
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^']|'')*')
@@ -170,20 +170,21 @@ class _Parser:
         name = self.take("word")
         if self.peek() == ("punct", "("):
             return self.call(name)
-        op = self.take("word").lower()
-        if op not in OPERATORS:
+        op = OPERATORS.get(self.take("word").lower())
+        if op is None:
             raise NotReadable("an operator this reader does not read")
-        return Compare(name, op, self.literal(name))  # type: ignore[arg-type]  # checked above
+        return Compare(name, op, self.literal(name))
 
-    def call(self, function: str) -> Call:
-        if function not in FUNCTIONS:
+    def call(self, name: str) -> Call:
+        function = FUNCTIONS.get(name)
+        if function is None:
             raise NotReadable("a function this reader does not read")
         self.take("punct", "(")
         field = self.take("word")
         self.take("punct", ",")
         needle = _unquote(self.take("string"))
         self.take("punct", ")")
-        return Call(function, field, needle)  # type: ignore[arg-type]  # checked above
+        return Call(function, field, needle)
 
     def literal(self, field: str) -> Value:
         token = self.peek()

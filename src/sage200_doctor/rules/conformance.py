@@ -60,7 +60,7 @@ def usable_sample(answer: Answer) -> list[Row] | None:
     rows = [row for row in body if isinstance(row, dict)] if isinstance(body, list) else []
     ids = [row.get("id") for row in rows]
     whole = all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-    if not rows or not whole or ids != sorted(set(ids)):  # type: ignore[type-var]
+    if not rows or not whole or ids != sorted(set(ids)):  # type: ignore[type-var]  # whole: ints
         return None
     return rows
 
