@@ -24,7 +24,7 @@ from sage200_doctor.http.sage import denial
 from sage200_doctor.redact import Redactor
 from sage200_doctor.rules import Judgement
 from sage200_doctor.rules.answers import gateway_limit, judge_gateway_key, judge_limit
-from sage200_doctor.rules.authorization import judge_sent_header
+from sage200_doctor.rules.authorization import judge_sent_header, refused_by_api
 from sage200_doctor.rules.query import judge_query
 
 from .conformance import CAPABILITY_PROBES, Conformance
@@ -165,8 +165,8 @@ class CaptureJudge:
         pair = None
         if path.company_scoped:
             pair = self.selection.request(exchange, answer, path.label())
-            if pair is None and answer.status == 401:
-                return
+            if pair is None and refused_by_api(answer):
+                return  # no pair (or a malformed one), and the API denied it: judged there
             if pair is not None and len(self.seen.pairs) < 8 and pair not in self.seen.pairs:
                 self.seen.pairs.append(pair)
         scope = (path.base, *(pair or ("", "")))
