@@ -47,8 +47,8 @@ def test_the_main_help_lists_every_command_the_exit_codes_and_examples() -> None
         assert f"\n    {name} " in text, name
     for code in ("0  every blocking check passed", "2  the configuration is unusable", "4  usage"):
         assert code in text
-    examples = text[text.index("examples:") :].splitlines()[1:4]
-    assert [line.split()[1] for line in examples] == ["demo", "run", "explain"]
+    examples = text[text.index("examples:") :].splitlines()[1:5]
+    assert [line.split()[1] for line in examples] == ["demo", "run", "triage", "explain"]
     assert 'eval "$(register-python-argcomplete sage200-doctor)"' in text
 
 

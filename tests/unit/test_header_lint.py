@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sage200_doctor.checks.token import bare_token
-from sage200_doctor.rules.authorization import lint_authorization
+from sage200_doctor.rules.authorization import bare_token, lint_authorization
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
 

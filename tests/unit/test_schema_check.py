@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from sage200_doctor.checks.schema import _not_yet_validated, check_responses_match_documented_shapes
+from sage200_doctor.checks.schema import check_responses_match_documented_shapes
 from sage200_doctor.engine.registry import CheckWarning
 from sage200_doctor.redact import Redactor
+from sage200_doctor.rules.schema import not_yet_validated
 
 GOOD = {"site_id": "s1", "site_name": "Main", "company_id": 1, "company_name": "Co"}
 DRIFTED = {**GOOD, "company_id": "1"}
@@ -21,14 +22,12 @@ def _run(*bodies: tuple[str, str, Any]) -> Any:
 
 def test_a_record_seen_twice_is_validated_once() -> None:
     validated: set[str] = set()
-    rows, positions = _not_yet_validated("sites", [GOOD, DRIFTED], validated)
+    rows, positions = not_yet_validated("sites", [GOOD, DRIFTED], validated)
     assert (rows, positions) == ([GOOD, DRIFTED], [0, 1])
-    again, where = _not_yet_validated(
-        "sites", [DRIFTED, GOOD, {**GOOD, "site_id": "s2"}], validated
-    )
+    again, where = not_yet_validated("sites", [DRIFTED, GOOD, {**GOOD, "site_id": "s2"}], validated)
     assert again == [{**GOOD, "site_id": "s2"}]
     assert where == [2]
-    assert _not_yet_validated("sites", [GOOD], validated)[0] is None
+    assert not_yet_validated("sites", [GOOD], validated)[0] is None
 
 
 def test_a_drifted_record_is_reported_at_its_first_place_only() -> None:

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from sage200_doctor.config.settings import ConfigProblem, Secret
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, warn
+from sage200_doctor.rules.sites import GUID
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TYPOGRAPHIC_QUOTES = "“”‘’„«»"
 EDITION_PATHS = {"standard": "/uk/sage200/", "professional": "/uk/sage200extra/"}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -19,24 +19,31 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sage200_doctor.engine.diagnosis import Diagnosis
-from sage200_doctor.engine.registry import check, fail, skip, warn
-from sage200_doctor.http.odata_eval import AnswerKey, Expected, Row, StringRules
+from sage200_doctor.engine.registry import check, fail, report, report_any, skip, warn
+from sage200_doctor.http.odata_eval import AnswerKey, Row, StringRules
 from sage200_doctor.http.odata_gen import Capabilities, documented_examples, probe_fields
 from sage200_doctor.http.odata_tree import Query, id_range
 from sage200_doctor.http.sage import status_phrase
-from sage200_doctor.http.session import Answer
+from sage200_doctor.rules.conformance import (
+    SEARCH,
+    SEED,
+    Mismatch,
+    Probed,
+    judge_mismatch,
+    judge_unsorted_sample,
+    usable_sample,
+)
 
 from . import conformance_facts
-from .conformance_probes import CHECK_ID, DRAWING, REQUEST_BUDGET, Mismatch, Probes, _ids
+from .conformance_probes import CHECK_ID, DRAWING, REQUEST_BUDGET, Probes
+from .sites import explain_http_failure
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
-from .sites import explain_http_failure
+
+__all__ = ["REQUEST_BUDGET", "SEED", "Probed", "Probes", "usable_sample"]
 
 SAMPLE_SIZE = 50
-SEED = 200
-"""Fixes the generated queries: the same sample gives the same probes on every run."""
-SEARCH = "property-based probing"
 SAMPLE_PARAMS = {"$orderby": "id asc", "$top": str(SAMPLE_SIZE)}
 
 
@@ -64,17 +71,6 @@ def _send_first_wave(probes: Probes) -> None:
     # depend on them are sent again when their turn comes.
     examples = documented_examples(probes.rows, probes.key.kinds, StringRules())
     probes.ask_ahead(examples, select=True)  # $select is documented, and probed in this wave
-
-
-def usable_sample(answer: Answer) -> list[Row] | None:
-    """The sampled rows when the check can use them as they are: else None (it says why)."""
-    body = answer.json if answer.ok else None
-    rows = [row for row in body if isinstance(row, dict)] if isinstance(body, list) else []
-    ids = [row.get("id") for row in rows]
-    whole = all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-    if not rows or not whole or ids != sorted(set(ids)):  # type: ignore[type-var]
-        return None
-    return rows
 
 
 def _probes(run: Diagnosis, rows: list[Row]) -> Probes:
@@ -144,8 +140,7 @@ def _probes_over_sample(run: Diagnosis) -> Probes:
             "The customers' ids are not all whole numbers, so no query can be bounded to a "
             "sample (api.schema reports the ids themselves)."
         )
-    if ids != sorted(set(ids)):
-        fail(f"{what} returned ids out of order or repeated: {ids[:12]}", detail=_sent(params))
+    report_any([judge_unsorted_sample(ids, params, what)])
     probes = _probes(run, rows)
     run.facts["sample"] = (
         f"{len(rows)} customers, ids {ids[0]}-{ids[-1]}, {len(probes.key.kinds)} fields probed"
@@ -254,67 +249,5 @@ def _search_for_wrong_answers(
 
 
 def _fail_with(probes: Probes, mismatch: Mismatch) -> None:
-    outcome = mismatch.outcome
-    shown = _sent(outcome.params)
-    if outcome.rejected and outcome.answer is not None:
-        summary = f"The API rejected a well-formed query ({status_phrase(outcome.answer)})."
-    else:
-        summary = f"The API answered a query wrongly: it {outcome.problems[0]}."
-    how = f"Found by {mismatch.found_by}"
-    if mismatch.found_by == SEARCH:
-        how += f" (hypothesis, seed {SEED}), shrunk to the smallest wrong query it could find"
-    lines = [f"Query: {shown}", how + "."]
-    if mismatch.expected is not None:
-        lines += _expected_lines(probes, mismatch.expected)
-    if not outcome.rejected:
-        lines.append(f"It returned ids: {_ids(outcome.ids)}")
-        lines += [f"- it {problem}" for problem in outcome.problems]
-        lines += _values_of_differing_rows(probes, mismatch)
-    if mismatch.again is not None:
-        same = mismatch.again.ids == outcome.ids and mismatch.again.rejected == outcome.rejected
-        lines.append(
-            "Sent again (the last exchange in the evidence): "
-            + (
-                "the same answer."
-                if same
-                else f"a different answer, ids {_ids(mismatch.again.ids)}: answers are not stable."
-            )
-        )
     others = len(probes.mismatches) - 1
-    if others:
-        lines.append(f"{others} other wrong answer(s) were seen; fix this one first.")
-    fail(summary, detail="\n".join(lines))
-
-
-def _expected_lines(probes: Probes, expected: Expected) -> list[str]:
-    first, last = probes.rows[0]["id"], probes.rows[-1]["id"]
-    lines = [
-        f"Over the {len(probes.rows)} sampled customers (ids {first}-{last}) it must return ids: {_ids(sorted(expected.must))}"
-    ]
-    if expected.may != expected.must:
-        lines.append(f"and may also return ids: {_ids(sorted(expected.may - expected.must))}")
-    return lines
-
-
-def _values_of_differing_rows(probes: Probes, mismatch: Mismatch) -> list[str]:
-    """What the sample holds, in the fields the query uses, for rows answered wrongly."""
-    if mismatch.expected is None:
-        return []
-    returned = {i for i in mismatch.outcome.ids if isinstance(i, int)}
-    expected = mismatch.expected
-    wrongly_in = {i for i in returned if i in probes.key.by_id and i not in expected.may}
-    differing = sorted((expected.must - returned) | wrongly_in)
-    fields = mismatch.outcome.query.fields()
-    if not fields:
-        return []
-    lines = []
-    for customer in differing[:5]:
-        row = probes.key.by_id[customer]
-        values = ", ".join(f"{name}={row.get(name)!r}" for name in fields)
-        lines.append(f"  customer {customer} in the sample: {values}")
-    return lines
-
-
-def _sent(params: dict[str, str]) -> str:
-    """The query as a person reads it (the evidence holds it URL-encoded)."""
-    return "GET customers?" + "&".join(f"{k}={v}" for k, v in params.items())
+    report(judge_mismatch(probes.rows, probes.key, mismatch, others=others))

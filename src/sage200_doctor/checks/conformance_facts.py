@@ -15,12 +15,14 @@ from sage200_doctor.http.odata_gen import Capabilities
 from sage200_doctor.http.odata_tree import And, Call, Compare, Expr, Function, Not, Op, Query, Value
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
+from sage200_doctor.rules.conformance import COUNT_PARAMS, DOCUMENTED_TOP_MAX, SKIP_PARAMS
 
 if TYPE_CHECKING:
-    from .conformance_probes import Probed, Probes
+    from sage200_doctor.rules.conformance import Probed
+
+    from .conformance_probes import Probes
 
 DOCUMENTED_TOP_DEFAULT = 500
-DOCUMENTED_TOP_MAX = 5000
 _COUNT_KEYS = ("@odata.count", "odata.count", "count", "Count", "__count")
 _COUNT_HEADERS = ("x-total-count", "odata-count", "x-count")
 _CASE_FIELDS = ("name", "reference", "short_name", "analysis_code_1")
@@ -58,10 +60,6 @@ def learn(probes: Probes, facts: Facts) -> Capabilities:
     probes.key.rules = StringRules(eq_case, functions_case)
     skip = _paging(probes, facts)
     return Capabilities(operators, negation, functions, skip)
-
-
-COUNT_PARAMS = {"$count": "true", "$top": "1"}
-SKIP_PARAMS = {"$skip": "1", "$top": "1"}
 
 
 def _count(probes: Probes, facts: Facts) -> int | None:

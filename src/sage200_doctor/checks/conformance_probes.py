@@ -13,6 +13,7 @@ from sage200_doctor.http.odata_eval import AnswerKey, Expected, Row
 from sage200_doctor.http.odata_tree import Expr, Query
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
+from sage200_doctor.rules.conformance import Mismatch, Probed, ids_text
 
 REQUEST_BUDGET = 40
 """Requests the check may send in all: sample, capability probes, generated queries."""
@@ -26,33 +27,6 @@ Key = tuple[tuple[str, str], ...]
 def _key(params: dict[str, str]) -> Key:
     """A request's identity among the probes (the same parameters in any order)."""
     return tuple(sorted(params.items()))
-
-
-@dataclass(frozen=True)
-class Probed:
-    """One bounded query, sent (or not: budget spent) and judged."""
-
-    query: Query
-    params: dict[str, str]
-    answer: Answer | None
-    rows: list[Row] | None = None
-    problems: tuple[str, ...] = ()
-
-    @property
-    def rejected(self) -> bool:
-        return self.answer is not None and self.answer.status == 400
-
-    @property
-    def ids(self) -> list[object]:
-        return [row.get("id") for row in self.rows or []]
-
-
-@dataclass
-class Mismatch:
-    outcome: Probed
-    expected: Expected | None
-    found_by: str
-    again: Probed | None = None
 
 
 @dataclass
@@ -173,14 +147,14 @@ class Probes:
         expected = [row["id"] for row in self.rows]
         counted = Counter(map(repr, seen))
         twice = sorted({i for i in seen if counted[repr(i)] > 1}, key=repr)
-        problems = [f"returned id(s) {_ids(twice)} on more than one page"] if twice else []
+        problems = [f"returned id(s) {ids_text(twice)} on more than one page"] if twice else []
         gaps = [i for i in expected if i not in seen]
         if gaps:
-            problems.append(f"left out id(s) {_ids(gaps)} between the pages")
+            problems.append(f"left out id(s) {ids_text(gaps)} between the pages")
         extra = [i for i in seen if i not in expected]
         if extra:
             problems.append(
-                f"returned id(s) {_ids(extra)}, which are not among the first {len(expected)}"
+                f"returned id(s) {ids_text(extra)}, which are not among the first {len(expected)}"
             )
         if not problems:
             problems.append("returned the sampled customers out of order")
@@ -208,8 +182,3 @@ class Probes:
 
 CHECK_ID = "customers.query_conformance"
 DRAWING = CHECK_ID + ":drawing"
-
-
-def _ids(ids: Sequence[object]) -> str:
-    shown = ", ".join(str(i) for i in ids[:30])
-    return (shown or "none") + (f" … ({len(ids)} in all)" if len(ids) > 30 else "")

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from sage200_doctor.engine.diagnosis import Diagnosis
-from sage200_doctor.engine.registry import check, fail, skip, warn
-from sage200_doctor.http.odata import equals, quote_string
-from sage200_doctor.http.sage import likely_meaning, status_phrase
+from sage200_doctor.engine.registry import check, report, report_any, skip
+from sage200_doctor.http.odata import equals
 from sage200_doctor.http.session import Answer
+from sage200_doctor.rules.customers import (
+    customers_in,
+    judge_filter_body,
+    judge_filter_rejected,
+    judge_list_body,
+    judge_record_by_id,
+    judge_reference_answer,
+    record_found,
+)
 
 from .sites import explain_http_failure
 
@@ -35,17 +43,11 @@ def check_customers_are_readable(run: Diagnosis) -> str:
     if not answer.ok:
         explain_http_failure(run, answer, "GET customers", check="customers.list")
     body = answer.json
-    if not isinstance(body, list):
-        fail(
-            f"GET customers answered with {answer.describe_body()}, not a list.",
-            detail=likely_meaning(answer),
-            guidance=("faq.errors.404",),
-        )
-    run.seen_bodies.append(("customers", answer.url, body))
-    run.customers = [entry for entry in body if isinstance(entry, dict)]
-    if not run.customers:
-        warn("GET customers answered, but this company has no customers to test with.")
-    return f"{len(run.customers)} customer(s) read (asked for up to {SAMPLE_SIZE})."
+    if isinstance(body, list):
+        run.seen_bodies.append(("customers", answer.url, body))
+        run.customers = customers_in(body)
+    report_any([judge_list_body(answer)])
+    return f"{len(run.customers or [])} customer(s) read (asked for up to {SAMPLE_SIZE})."
 
 
 def _pick_reference(run: Diagnosis) -> tuple[str, str]:
@@ -89,59 +91,26 @@ def check_filter_by_reference(run: Diagnosis) -> str:
     query = equals("reference", reference)
     answer = run.get("customers", params={"$filter": query})
     found = _expect_list(run, answer, query)
-    exact = [c for c in found if c.get("reference") == reference]
-    if not found:
-        fail(
-            f"No customer has reference {quote_string(reference)} in this company ({origin}).",
-            detail="Check the reference exactly as Sage 200 shows it (at most 8 characters). "
-            f"The filter sent was $filter={query}.",
-        )
-    if len(found) > 1 and len(exact) < len(found):
-        fail(
-            f"$filter={query} returned {len(found)} customers, not just the matching one: "
-            "the filter was ignored.",
-            detail=_sample_refs(found),
-        )
-    if len(exact) > 1:
-        warn(f"{len(exact)} customers share reference {quote_string(reference)}.")
-    record = exact[0] if exact else found[0]
+    report_any([judge_reference_answer(reference, found, query=query, origin=origin)])
+    record = record_found(reference, found)
     _same_record_by_id(run, record)
     return f"$filter={query} found {record.get('name', '?')} (id {record.get('id')}); GET customers/{record.get('id')} agrees."
 
 
 def _expect_list(run: Diagnosis, answer: Answer, query: str) -> list[dict[str, Any]]:
     if answer.status == 400:
-        fail(f"The API rejected $filter={query} ({status_phrase(answer)}).")
+        report(judge_filter_rejected(answer, query))
     if not answer.ok:
         explain_http_failure(
             run, answer, f"GET customers?$filter={query}", check="customers.filter"
         )
-    body = answer.json
-    if not isinstance(body, list):
-        fail(
-            f"$filter={query} answered with {answer.describe_body()}, not a list.",
-            detail=likely_meaning(answer),
-        )
-    run.seen_bodies.append(("customers", answer.url, body))
-    return [entry for entry in body if isinstance(entry, dict)]
+    report_any([judge_filter_body(answer, query)])
+    run.seen_bodies.append(("customers", answer.url, answer.json))
+    return customers_in(answer.json)
 
 
 def _same_record_by_id(run: Diagnosis, record: dict[str, Any]) -> None:
     answer = run.get(f"customers/{record.get('id')}")
-    if not answer.ok or not isinstance(answer.json, dict):
-        fail(
-            f"GET customers/{record.get('id')} did not return the customer the filter found "
-            f"({status_phrase(answer)}).",
-            guidance=("faq.errors.404",),
-        )
-    run.seen_bodies.append(("customer", answer.url, answer.json))
-    differing = [k for k in ("id", "reference", "name") if answer.json.get(k) != record.get(k)]
-    if differing:
-        fail(
-            f"GET customers/{record.get('id')} returned a different record ({', '.join(differing)} differ)."
-        )
-
-
-def _sample_refs(customers: list[dict[str, Any]]) -> str:
-    refs = [str(c.get("reference")) for c in customers[:10]]
-    return "First references returned: " + ", ".join(refs) + ("…" if len(customers) > 10 else "")
+    if answer.ok and isinstance(answer.json, dict):
+        run.seen_bodies.append(("customer", answer.url, answer.json))
+    report_any([judge_record_by_id(record, answer)])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from sage200_doctor.engine.diagnosis import Diagnosis
-from sage200_doctor.engine.registry import check, fail, warn
+from sage200_doctor.engine.registry import check, fail, report_any, warn
 from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
-from sage200_doctor.rules.authorization import lint_authorization, refused_by_api
-
-from .token import bare_token
+from sage200_doctor.rules.authorization import (
+    bare_token,
+    judge_well_formed,
+    lint_authorization,
+    refused_by_api,
+)
 
 BEARER_SPACE = ("faq.postman.bearer-space",)
 
@@ -57,13 +60,7 @@ def check_authorization_header_format(run: Diagnosis) -> str:
 
 
 def _judge_well_formed(answer: Answer) -> None:
-    if answer.status == 401:
-        fail(
-            "The API refuses even a well-formed 'Bearer <token>' header.",
-            detail=f"{status_phrase(answer)}. The token itself is not accepted: it may be for "
-            "another environment, or the user is not enabled for API access.",
-            guidance=("faq.errors.401",),
-        )
+    report_any([judge_well_formed(answer)])
 
 
 def _judge_malformed(run: Diagnosis, issues: list[str], tried: Answer, good: Answer) -> None:

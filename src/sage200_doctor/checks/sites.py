@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import NoReturn
 
 from sage200_doctor.engine.diagnosis import Diagnosis
-from sage200_doctor.engine.registry import check, fail, report, warn
+from sage200_doctor.engine.registry import check, fail, report, report_any, warn
 from sage200_doctor.engine.results import Substitute
-from sage200_doctor.http.sage import endpoint, likely_meaning
+from sage200_doctor.http.sage import endpoint
 from sage200_doctor.http.session import Answer
 from sage200_doctor.rules.answers import judge_data_answer
-from sage200_doctor.rules.sites import Pair, find_pair, judge_selection, listing, pairs_of, stand_in
+from sage200_doctor.rules.sites import (
+    EDITION_OF_SEGMENT,
+    OTHER_SEGMENT,
+    SETUP,
+    Pair,
+    find_pair,
+    judge_selection,
+    judge_sites_body,
+    listing,
+    other_edition_hint,
+    pairs_of,
+    stand_in,
+)
 
-SETUP = ("faq.setup.configure", "faq.setup.contact")
-EDITION_SEGMENTS = {"/uk/sage200/": "/uk/sage200extra/", "/uk/sage200extra/": "/uk/sage200/"}
-EDITION_OF_SEGMENT = {"/uk/sage200/": "standard", "/uk/sage200extra/": "professional"}
+__all__ = ["EDITION_OF_SEGMENT", "SETUP", "explain_http_failure"]
 
 
 def explain_http_failure(run: Diagnosis, answer: Answer, what: str, *, check: str) -> NoReturn:
@@ -26,7 +36,7 @@ def explain_http_failure(run: Diagnosis, answer: Answer, what: str, *, check: st
 
 def _other_edition_hint(run: Diagnosis, check: str) -> str | None:
     base = run.api_base_url.strip()
-    for segment, other in EDITION_SEGMENTS.items():
+    for segment, other in OTHER_SEGMENT.items():
         if segment in base:
             other_base = base.replace(segment, other)
             probe = run.session.request(
@@ -37,11 +47,7 @@ def _other_edition_hint(run: Diagnosis, check: str) -> str | None:
             edition = EDITION_OF_SEGMENT[other]
             if check == "sites.list" and probe.ok and isinstance(probe.json, list) and probe.json:
                 _carry_on_at(run, other_base, probe, edition)
-            return (
-                f"The {edition} path {other} answers (HTTP {probe.status}): this looks like a "
-                f"{edition} site. Set SAGE200_EDITION={edition} and remove SAGE200_API_BASE_URL "
-                "or point it at that path."
-            )
+            return other_edition_hint(other, probe.status)
     return None
 
 
@@ -82,19 +88,10 @@ def check_sites_are_listed(run: Diagnosis) -> str:
     if not answer.ok:
         explain_http_failure(run, answer, "GET sites", check="sites.list")
     body = answer.json
-    if not isinstance(body, list):
-        fail(
-            f"GET sites answered HTTP {answer.status} with {answer.describe_body()}, not a list.",
-            detail=likely_meaning(answer),
-            guidance=("faq.errors.404",),
-        )
-    run.seen_bodies.append(("sites", answer.url, body))
-    if not body:
-        fail(
-            "GET sites answered an empty list: no site is available to this user through the API.",
-            detail="On Standard, the user is not enabled for API access on any site. On Professional, "
-            "the API was never set up or the Native API tunnel was lost (reinstall it).",
-        )
+    if isinstance(body, list):
+        run.seen_bodies.append(("sites", answer.url, body))
+    report_any([judge_sites_body(answer)])
+    assert isinstance(body, list)
     entries = [entry for entry in body if isinstance(entry, dict)]
     run.sites = entries
     run.facts["sites and companies"] = len(entries)

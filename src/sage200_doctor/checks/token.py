@@ -9,14 +9,15 @@ from sage200_doctor.engine.registry import check, fail, report, report_any, skip
 from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http import oauth
 from sage200_doctor.http.sage import status_phrase
+from sage200_doctor.rules.authorization import bare_token
 from sage200_doctor.rules.token import (
     CREDENTIALS,
-    RECONSENT,
     granted_scopes,
     judge_audience,
     judge_expiry,
     judge_issuer,
     judge_near_expiry,
+    judge_not_a_jwt,
     judge_scope,
     judge_token_error,
 )
@@ -171,12 +172,7 @@ def check_access_token_claims(run: Diagnosis) -> str:
     try:
         claims = oauth.peek_claims(token.access_token.reveal())
     except oauth.NotAJwt as problem:
-        fail(
-            "The access token is not a JWT, so the API will refuse it.",
-            detail=f"{problem}. Opaque tokens came from the Sage ID sign-on method retired in "
-            "February 2021; sign in with the current method (sage200-doctor login).",
-            guidance=("faq.errors.401", *RECONSENT),
-        )
+        report(judge_not_a_jwt(problem))
     token.claims = claims
     _verify_signature(run, token)
     expected_audience = run.settings.audience.strip()
@@ -221,14 +217,6 @@ def _configured_token(run: Diagnosis) -> TokenFacts:
     return TokenFacts(
         access_token=Secret(bare_token(settings.authorization.reveal())), source="authorization"
     )
-
-
-def bare_token(header: str) -> str:
-    """The token inside an Authorization value however it was mangled (spaces, quotes, schemes)."""
-    text = header.strip()
-    while text[:6].lower() == "bearer":
-        text = text[6:].strip()
-    return text.strip("\"'“”‘’ \r\n\t")
 
 
 def _verify_signature(run: Diagnosis, token: TokenFacts) -> None:

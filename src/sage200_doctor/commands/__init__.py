@@ -20,6 +20,7 @@ from sage200_doctor.errors import DoctorError, ExitCode
 COMMANDS = (
     ("run", "run"),
     ("demo", "run"),
+    ("triage", "triage"),
     ("emulate", "emulate"),
     ("checks", "catalog"),
     ("explain", "catalog"),
@@ -30,12 +31,12 @@ COMMANDS = (
 """(command, module in sage200_doctor.commands), in the order `--help` lists them."""
 
 RUN_EXIT_CODES = """\
-exit codes (run, demo):
+exit codes (run, demo, triage, postman):
   0  every blocking check passed (warnings allowed)
   1  at least one blocking check failed: the environment has a problem
   2  the configuration is unusable (a config.* check failed)
   3  a host cannot be reached (a network.* check failed)
-  4  usage error (bad flags, unreadable env file)
+  4  usage error (bad flags, unreadable env file, a file that is not a HAR capture)
   5  a bug in sage200-doctor itself
   124, 130, 143  the run was stopped (a time limit, Ctrl-C, SIGTERM) before it finished
 """
@@ -45,6 +46,7 @@ EPILOG = f"""\
 examples:
   sage200-doctor demo --scenario key-invalid     try it on the built-in emulator
   sage200-doctor run --env site.env              diagnose a real site
+  sage200-doctor triage failing-calls.har        diagnose a capture, no credentials needed
   sage200-doctor explain faq.errors.401          what a finding means and who fixes it
 
 `sage200-doctor COMMAND --help` describes each command. Shell completion:

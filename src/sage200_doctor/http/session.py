@@ -34,7 +34,7 @@ from sage200_doctor.http.lanes import Flight, Lane, run_alone
 from sage200_doctor.http.network import NetworkProblem, classify, host_of, proxy_for
 from sage200_doctor.redact import Redactor, cut
 
-__all__ = ["Answer", "Session", "build_client", "tls_context"]
+__all__ = ["Answer", "Session", "body_excerpt", "build_client", "tls_context"]
 
 EXCERPT_CHARS = 2_000
 MAX_RETRY_AFTER_S = 5.0
@@ -362,30 +362,37 @@ class Session:
         )
 
     def _excerpt(self, answer: Answer) -> str:
-        if not answer.is_json:
-            return self._redactor.excerpt(answer.text, EXCERPT_CHARS, suffix=" …(cut)")
-        try:
-            text = self._json_head(answer.json)
-        except Exception:
-            return "[dropped: could not be redacted safely]"
-        return cut(text, EXCERPT_CHARS, suffix=" …(cut)")
+        return body_excerpt(answer, self._redactor)
 
-    def _json_head(self, body: Any) -> str:
-        """The redacted JSON text, as far as the excerpt shows it.
 
-        A list is redacted item by item only until the excerpt is full: a page of 50 customers
-        would otherwise cost thousands of masking passes for text that is then cut away. The
-        items kept serialise to exactly the start of the whole list's text."""
-        if not isinstance(body, list):
-            return json.dumps(self._redactor.data(body), ensure_ascii=False)
-        parts: list[str] = []
-        length = 1  # "["
-        for item in body:
-            parts.append(json.dumps(self._redactor.data(item), ensure_ascii=False))
-            length += len(parts[-1]) + (2 if len(parts) > 1 else 0)  # ", " between items
-            if length > EXCERPT_CHARS:
-                break
-        return "[" + ", ".join(parts) + "]"
+def body_excerpt(answer: Answer, redactor: Redactor) -> str:
+    """The start of an answer's body for evidence, redacted before it is cut (JSON by field
+    name and value, anything else as text)."""
+    if not answer.is_json:
+        return redactor.excerpt(answer.text, EXCERPT_CHARS, suffix=" …(cut)")
+    try:
+        text = _json_head(answer.json, redactor)
+    except Exception:
+        return "[dropped: could not be redacted safely]"
+    return cut(text, EXCERPT_CHARS, suffix=" …(cut)")
+
+
+def _json_head(body: Any, redactor: Redactor) -> str:
+    """The redacted JSON text, as far as the excerpt shows it.
+
+    A list is redacted item by item only until the excerpt is full: a page of 50 customers
+    would otherwise cost thousands of masking passes for text that is then cut away. The
+    items kept serialise to exactly the start of the whole list's text."""
+    if not isinstance(body, list):
+        return json.dumps(redactor.data(body), ensure_ascii=False)
+    parts: list[str] = []
+    length = 1  # "["
+    for item in body:
+        parts.append(json.dumps(redactor.data(item), ensure_ascii=False))
+        length += len(parts[-1]) + (2 if len(parts) > 1 else 0)  # ", " between items
+        if length > EXCERPT_CHARS:
+            break
+    return "[" + ", ".join(parts) + "]"
 
 
 def _deadline_answer(url: str, deadline_s: float) -> Answer:

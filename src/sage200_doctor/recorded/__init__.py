@@ -1,7 +1,9 @@
-"""Recorded traffic: captures people send in (HAR files), read as plain exchanges.
+"""Recorded traffic: captures people send in (HAR files), read as plain exchanges and judged.
 
-The reader only reads: judging the exchanges is the rules' job (`sage200_doctor.rules`), and
-`classify_host` only says which exchanges are Sage traffic. Nothing here sends a request.
+The reader (`har.py`, `entries.py`) only reads; `classify_host` says which exchanges are Sage
+traffic; `triage.triage(path)` judges them with the rules the live checks use
+(`sage200_doctor.rules`) into a `RunResult`, masking every secret the capture holds. Nothing
+here sends a request.
 """
 
 from .har import (

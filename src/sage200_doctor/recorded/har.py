@@ -24,6 +24,8 @@ from typing import Any, BinaryIO, Literal
 
 import ijson
 
+from sage200_doctor.errors import UsageError
+
 from .entries import BrokenEntry, read_entry
 from .model import Creator, RecordedExchange, Skipped
 
@@ -40,8 +42,9 @@ ProgressCallback = Callable[[int, int], None]
 HarErrorKind = Literal["unreadable", "empty", "not-json", "truncated", "not-har", "version"]
 
 
-class HarError(Exception):
-    """The capture cannot be read; `str(error)` is a sentence for people, `kind` for code."""
+class HarError(UsageError):
+    """The capture cannot be read; `str(error)` is a sentence for people, `kind` for code.
+    A usage error: the command ends with it, exit 4."""
 
     def __init__(self, message: str, *, kind: HarErrorKind) -> None:
         super().__init__(message)

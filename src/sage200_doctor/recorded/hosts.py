@@ -91,6 +91,23 @@ class SageHosts:
         base = base_url.rstrip("/")
         return self.extended(identity=[f"{base}/"], api=[f"{base}/uk/"])
 
+    def with_api_base(self, api_base_url: str) -> SageHosts:
+        """These rules plus an API served at `api_base_url` (`SAGE200_API_BASE_URL`, e.g. the
+        emulator's `http://127.0.0.1:8123/uk/sage200extra/accounts/v1/`): both editions' paths
+        under the same root are the API, and the rest of that origin is Sage ID (the emulator
+        serves both; a separate identity host is added with `extended(identity=...)`)."""
+        rule = HostRule.parse("api", api_base_url)
+        path = rule.path_prefix
+        cut = path.lower().find("/uk/")
+        root = path[: cut + len("/uk/")] if cut >= 0 else path
+        if root == "/":
+            root = "/uk/"  # an origin alone: Sage's (and the emulator's) API paths
+        scheme = urlsplit(api_base_url.strip()).scheme or "https"
+        port = f":{rule.port}" if rule.port is not None else ""
+        host = f"[{rule.host}]" if ":" in rule.host else rule.host
+        origin = f"{scheme}://{host}{port}"
+        return self.extended(identity=[f"{origin}/"], api=[f"{origin}{root}"])
+
     def classify(self, url: str) -> Face | None:
         try:
             parts = urlsplit(url)

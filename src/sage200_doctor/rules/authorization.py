@@ -78,3 +78,27 @@ def judge_sent_header(value: str, answer: Answer | None) -> Judgement | None:
         f"{said} Other servers and proxies may refuse it.".strip(),
         BEARER_SPACE,
     )
+
+
+def judge_well_formed(answer: Answer) -> Judgement | None:
+    """A 'Bearer <token>' header the API still refuses (401): the token itself is not accepted."""
+    from sage200_doctor.http.sage import status_phrase
+
+    if answer.status != 401:
+        return None
+    return Judgement(
+        "header.authorization",
+        "failed",
+        "The API refuses even a well-formed 'Bearer <token>' header.",
+        f"{status_phrase(answer)}. The token itself is not accepted: it may be for another "
+        "environment, or the user is not enabled for API access.",
+        ("faq.errors.401",),
+    )
+
+
+def bare_token(header: str) -> str:
+    """The token inside an Authorization value however it was mangled (spaces, quotes, schemes)."""
+    text = header.strip()
+    while text[:6].lower() == "bearer":
+        text = text[6:].strip()
+    return text.strip("\"'“”‘’ \r\n\t")

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from . import Judgement
 
-__all__ = ["KNOWN_OPTIONS", "MAX_TOP", "judge_filter", "judge_query"]
+__all__ = ["KNOWN_OPTIONS", "MAX_TOP", "judge_filter", "judge_query", "judge_rejected"]
 
 FILTER_CHECK: Final = "customers.filter"
 QUERY_CHECK: Final = "customers.query_conformance"
@@ -226,3 +226,13 @@ def _query_failed(summary: str, detail: str, *, check: str = QUERY_CHECK) -> Jud
 
 def _query_warning(summary: str, detail: str, *, check: str = QUERY_CHECK) -> Judgement:
     return Judgement(check, "warning", summary, detail, GUIDANCE)
+
+
+def judge_rejected(what: str, said: str) -> Judgement:
+    """A query the API answered 400 to, where no lint above explains why."""
+    return _query_failed(
+        f"The API rejected {what} ({said}).",
+        "The API answers 400 to a query it cannot read or does not support: compare it with "
+        "Sage's query guide (strings in single quotes, the documented operators and functions, "
+        "$skip together with $orderby).",
+    )

@@ -7,12 +7,18 @@ GET sites). Used by the live checks and by the triage of captures that hold a GE
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from sage200_doctor.http.answer import Answer
+from sage200_doctor.http.sage import likely_meaning
 from sage200_doctor.rules import Judgement
 
 SITE_COMPANY = ("faq.postman.site-company",)
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+"""The shape of a site_id (X-Site): a GUID, as GET sites lists it."""
+SETUP = ("faq.setup.configure", "faq.setup.contact")
 
 
 @dataclass(frozen=True)
@@ -79,3 +85,47 @@ def stand_in(pairs: list[Pair], site: str) -> Pair | None:
     if on_site:
         return on_site[0]
     return pairs[0] if len(pairs) == 1 else None
+
+
+# --- GET sites and the edition path -------------------------------------------------------------
+
+EDITION_OF_SEGMENT = {"/uk/sage200/": "standard", "/uk/sage200extra/": "professional"}
+"""The edition each API path segment serves."""
+OTHER_SEGMENT = {"/uk/sage200/": "/uk/sage200extra/", "/uk/sage200extra/": "/uk/sage200/"}
+
+
+def judge_sites_body(answer: Answer) -> Judgement | None:
+    """A 2xx answer to GET sites that lists no site, or is not a list at all."""
+    body = answer.json
+    if not isinstance(body, list):
+        return Judgement(
+            "sites.list",
+            "failed",
+            f"GET sites answered HTTP {answer.status} with {answer.describe_body()}, not a list.",
+            likely_meaning(answer),
+            ("faq.errors.404",),
+        )
+    if not body:
+        return Judgement(
+            "sites.list",
+            "failed",
+            "GET sites answered an empty list: no site is available to this user through the API.",
+            "On Standard, the user is not enabled for API access on any site. On Professional, "
+            "the API was never set up or the Native API tunnel was lost (reinstall it).",
+            SETUP,
+        )
+    return None
+
+
+def other_edition_hint(other_segment: str, status: int, *, fix: str | None = None) -> str:
+    """What a site answering on the other edition's path (`other_segment`, with a status other
+    than 404) means, for the detail of a 404. `fix`: how to point the client at that path
+    (default: sage200-doctor's own settings)."""
+    edition = EDITION_OF_SEGMENT[other_segment]
+    fix = fix or (
+        f"Set SAGE200_EDITION={edition} and remove SAGE200_API_BASE_URL or point it at that path."
+    )
+    return (
+        f"The {edition} path {other_segment} answers (HTTP {status}): this looks like a "
+        f"{edition} site. {fix}"
+    )

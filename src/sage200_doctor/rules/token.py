@@ -99,7 +99,25 @@ def judge_audience(claims: dict[str, Any], expected: str) -> Judgement | None:
     )
 
 
-def judge_issuer(issuer: str, expected: str, summary: str) -> Judgement | None:
+def judge_not_a_jwt(problem: oauth.NotAJwt) -> Judgement:
+    """An access token that is not a JWT (the API refuses those)."""
+    return Judgement(
+        "token.claims",
+        "failed",
+        "The access token is not a JWT, so the API will refuse it.",
+        f"{problem}. Opaque tokens came from the Sage ID sign-on method retired in "
+        "February 2021; sign in with the current method (sage200-doctor login).",
+        (*ACCESS, *RECONSENT),
+    )
+
+
+def judge_issuer(
+    issuer: str,
+    expected: str,
+    summary: str,
+    *,
+    expected_from: str = "the host SAGE200_TOKEN_URL points at",
+) -> Judgement | None:
     if RETIRED_SIGN_ON_HOST in issuer:
         return Judgement(
             "token.claims",
@@ -112,7 +130,7 @@ def judge_issuer(issuer: str, expected: str, summary: str) -> Judgement | None:
         return Judgement(
             "token.claims",
             "warning",
-            f"{summary} The issuer is not {expected}, the host SAGE200_TOKEN_URL points at.",
+            f"{summary} The issuer is not {expected}, {expected_from}.",
             "Tokens from one Sage ID environment are not accepted by another.",
             ACCESS,
         )
@@ -143,15 +161,20 @@ def granted_scopes(claims: dict[str, Any], granted: str | None) -> set[str]:
 
 
 def judge_scope(
-    granted: set[str], *, requested: str | None, refresh_token_issued: bool | None
+    granted: set[str],
+    *,
+    requested: str | None,
+    refresh_token_issued: bool | None,
+    requested_by: str = "SAGE200_SCOPE",
 ) -> Judgement | None:
-    """offline_access asked for, granted, and a refresh token issued (FAQ: without it none)."""
+    """offline_access asked for, granted, and a refresh token issued (FAQ: without it none).
+    `requested_by`: what asked for the `requested` scope, for the sentence."""
     check = "token.scope"
     if requested is not None and "offline_access" not in requested.split():
         return Judgement(
             check,
             "failed",
-            "SAGE200_SCOPE does not ask for offline_access, so Sage ID issues no refresh token.",
+            f"{requested_by} does not ask for offline_access, so Sage ID issues no refresh token.",
             f"requested: {requested}. Add offline_access and sign in again.",
             OFFLINE,
         )
