@@ -2,43 +2,41 @@
 
 When Sage ID rotates a refresh token, the new one must reach the env file it came from, or the
 user's only working credential is lost. So an update: changes only the named keys and keeps every
-other byte (comments, order, `export ` prefixes, line endings, even text that is not UTF-8); holds
-an exclusive lock on a sidecar file so concurrent runs take turns; keeps the previous content as
-`<name>.bak`; writes through a temporary file, fsync and `os.replace`, so a crash leaves either
-the old file or the new one; and reads the result back with python-dotenv before replacing
-anything. Values are never logged.
+other byte (comments, order, `export ` prefixes, line endings, even text that is not UTF-8); runs
+under the credential lock (`credential_lock.py`) so concurrent runs take turns; reads the result
+back with python-dotenv before writing anything; and then persists the new content before
+anything else: a temporary file, fsync, `os.replace` (a crash leaves the old file or the new one,
+never half of one), and only then the previous content as `<name>.bak` (readable by the owner
+only). The file keeps its owner, group and mode, and its hard links: where the replacement could
+not carry them (a hard-linked file, a file owned by someone else, a bind-mounted file that cannot
+be replaced) the file is rewritten in place, after the backup. Values are never logged.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import logging
 import os
 import re
 import stat
-import sys
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
+from sage200_doctor.config.credential_lock import (
+    DEFAULT_WAIT_S,
+    LockedFile,
+    credential_lock,
+    real_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,28 +67,92 @@ _INLINE_COMMENT: Final = re.compile(r"[^\S\r\n]+#[^\r\n]*")
 _LINE_BREAK: Final = re.compile(r"\r\n|\n|\r")
 
 
-def update_env_file(path: Path, updates: Mapping[str, str]) -> Path | None:
+@dataclass(frozen=True)
+class EnvFileUpdate:
+    """What an update did (never a value)."""
+
+    changed: bool
+    backup: Path | None = None
+    """The previous content, kept beside the file; None when not changed or not written."""
+    backup_problem: str | None = None
+    """Why no backup could be written after the file itself was updated."""
+    in_place: bool = False
+    """Rewritten in place (hard links, owner or a bind mount kept) rather than replaced."""
+
+
+def update_env_file(
+    path: Path, updates: Mapping[str, str], *, wait_s: float = DEFAULT_WAIT_S
+) -> Path | None:
     """Set `updates` in the env file at `path`, creating it (mode 0600) when missing.
 
-    Returns the backup of the previous content, or None when there was no previous file.
+    Returns the backup of the previous content, or None when there was no previous file (or no
+    backup could be written). Raises OSError when the file cannot be written (CredentialBusy
+    when another process holds its lock for `wait_s`), ValueError when it cannot be rewritten
+    safely; the file is then left as it was.
     """
     _validate(updates)
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    with _locked(target):
+    target = real_path(path)
+    if not os.path.lexists(target):
         try:
-            old: bytes | None = target.read_bytes()
-            mode = stat.S_IMODE(target.stat().st_mode)
-        except FileNotFoundError:
-            old, mode = None, NEW_FILE_MODE
-        new = render(old or b"", updates)
-        backup = None
-        if old is not None:
-            backup = target.with_name(target.name + ".bak")
-            # The backup holds the previous credential: readable by the owner only.
-            _atomic_write(backup, old, NEW_FILE_MODE)
-        _atomic_write(target, new, mode)
+            create_private_file(target, render(b"", updates))
+            return None
+        except FileExistsError:
+            pass  # created meanwhile by someone else: update it like any existing file
+    with credential_lock(target, wait_s=wait_s) as locked:
+        if locked.fd is not None and _holds_already(locked.read(), updates):
+            return None
+        return rewrite_locked(locked, updates).backup
+
+
+def rewrite_locked(locked: LockedFile, updates: Mapping[str, str]) -> EnvFileUpdate:
+    """Apply `updates` to the env file whose credential lock the caller holds."""
+    _validate(updates)
+    if locked.fd is None:
+        raise OSError(errno.EINVAL, f"{locked.path} is not a regular file")
+    old = locked.read()
+    new = render(old, updates)
+    if new == old:
+        return EnvFileUpdate(changed=False)
+    target, info = locked.path, os.fstat(locked.fd)
+    backup = target.with_name(target.name + ".bak")
+    if info.st_nlink > 1:
+        return _rewrite_in_place(target, new, old, backup, info)
+    try:
+        _replace_file(target, new, info)
+    except _KeepInPlace:
+        return _rewrite_in_place(target, new, old, backup, info)
     logger.debug("updated %s in %s", ", ".join(updates), target)
-    return backup
+    # The new content is safe; the backup of the old one comes second (it only holds values
+    # that just stopped working, so failing to write it loses nothing that still works).
+    problem = _write_backup_after(backup, old, info)
+    _sweep_stale_backup_temporaries(backup)
+    _fsync_directory(target.parent)
+    return EnvFileUpdate(True, None if problem else backup, problem)
+
+
+def _holds_already(content: bytes, updates: Mapping[str, str]) -> bool:
+    text = content.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return all(values.get(key) == value for key, value in updates.items())
+
+
+def create_private_file(path: Path, data: bytes) -> None:
+    """Create `path` with `data`, readable by the owner only; FileExistsError if it exists.
+
+    O_EXCL and O_NOFOLLOW: nothing planted at `path` (a file, a symbolic link) is written
+    through. A file that could not be written whole is removed again."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), NEW_FILE_MODE)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+    _fsync_directory(path.parent)
 
 
 def render(content: bytes, updates: Mapping[str, str]) -> bytes:
@@ -189,43 +251,167 @@ def _verify(before: str, after: str, updates: Mapping[str, str]) -> None:
         raise ValueError(f"rewriting would not keep {', '.join(changed)} intact; file left as is")
 
 
-@contextmanager
-def _locked(target: Path) -> Iterator[None]:
-    """An exclusive lock on `.<name>.lock` beside the file, held for the read-modify-write.
+class _KeepInPlace(Exception):
+    """The file cannot be replaced by a new inode without losing something: rewrite it."""
 
-    A sidecar rather than the file itself, because `os.replace` swaps the file's inode and a lock
-    on the old one would protect nothing. The lock file is left in place: deleting it would race.
-    """
-    fd = os.open(target.with_name(f".{target.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+
+def _replace_file(target: Path, data: bytes, info: os.stat_result) -> None:
+    """The new content in a temporary file beside `target` (same mode, owner and group),
+    renamed over it, then synced.
+
+    Renamed before the sync, not after: from the moment the rename returns, the new token is
+    in the page cache under the file's name and survives the process being killed (SIGKILL,
+    the OOM killer, a CI runner's timeout), which is far more common than a power cut in the
+    few milliseconds until the sync returns; ext4 (Linux's default) also writes a file renamed
+    over another out before it commits the rename (auto_da_alloc). Syncing first would leave
+    those milliseconds with the token in a temporary file only."""
     try:
-        _lock(fd)
-        yield
+        fd, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except PermissionError:
+        raise _KeepInPlace from None  # a folder we may not write in; the file itself may be
+    renamed = False
+    try:
+        _write_all(fd, data)
+        _chmod(fd, stat.S_IMODE(info.st_mode))
+        _give_owner(fd, info)
+        if os.name != "posix":  # pragma: no cover - Windows cannot rename an open file
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+        _rename(temporary, target)
+        renamed = True
+        if fd >= 0:
+            _sync_quietly(fd)
+    except BaseException:
+        if not renamed:
+            with suppress(FileNotFoundError):
+                os.unlink(temporary)
+        raise
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        if fd >= 0:
+            os.close(fd)
 
 
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _sync_quietly(fd: int) -> None:
+    """Sync a file that is already in place: a failure now cannot undo the update, so it is
+    logged, not raised (raising would report the file as not updated)."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        os.fsync(fd)
+    except OSError as error:
+        logger.warning("the updated env file could not be synced to disk: %s", error.strerror)
+
+
+def _chmod(fd: int, mode: int) -> None:
+    if os.name == "posix":
+        os.fchmod(fd, mode)
+    # Windows has neither POSIX modes nor os.fchmod before 3.13: the folder's ACL applies.
+
+
+def _give_owner(fd: int, info: os.stat_result) -> None:
+    """The replacement's owner and group are the original's (a run as root must not take a
+    user's file away from them); if they cannot be, the file is rewritten in place instead."""
+    if os.name != "posix":
+        return
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) == (info.st_uid, info.st_gid):
+        return
+    try:
+        os.fchown(fd, info.st_uid, info.st_gid)
+    except PermissionError:
+        raise _KeepInPlace from None
+
+
+def _rename(temporary: str, target: Path) -> None:
+    try:
+        os.replace(temporary, target)
+    except OSError as error:
+        # EBUSY: the file is a bind mount (a container's single mounted file); EXDEV alike.
+        if error.errno in (errno.EBUSY, errno.EXDEV):
+            raise _KeepInPlace from None
+        raise
+
+
+def _rewrite_in_place(
+    target: Path, new: bytes, old: bytes, backup: Path, info: os.stat_result
+) -> EnvFileUpdate:
+    """Overwrite the file's own inode: its hard links, owner, group and mode stay as they are.
+
+    The trade-off: `os.replace` would be atomic but would give this name a new inode, leaving
+    every other hard link with the old (now revoked) token, or the file owned by whoever ran us.
+    An in-place write is not atomic, so the backup is written (and synced) first, and the new
+    content is written before the file is cut to length: a crash leaves the new token in place
+    with at worst a stale tail, and the previous content in the backup."""
+    _write_backup(backup, old, info)
+    fd = os.open(target, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        _write_all(fd, new)
+        os.ftruncate(fd, len(new))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_directory(target.parent)
+    logger.debug("rewrote %s in place", target)
+    return EnvFileUpdate(True, backup, in_place=True)
+
+
+def _write_backup(backup: Path, old: bytes, info: os.stat_result) -> None:
+    """The previous content, readable by the env file's owner only (it holds a credential)."""
+    fd, temporary = tempfile.mkstemp(dir=backup.parent, prefix=f".{backup.name}.", suffix=".tmp")
+    try:
+        try:
+            _write_all(fd, old)
+            _chmod(fd, NEW_FILE_MODE)
+            with suppress(_KeepInPlace):
+                _give_owner(fd, info)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, backup)  # a symbolic link planted at `backup` is replaced
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    _fsync_directory(path.parent)
+
+
+def _write_backup_after(backup: Path, old: bytes, info: os.stat_result) -> str | None:
+    try:
+        _write_backup(backup, old, info)
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    return None
+
+
+def _sweep_stale_backup_temporaries(backup: Path) -> None:
+    """Remove backup temporaries a killed run left behind. Under the lock no other run is
+    writing one; they hold only the previous (revoked) content. Temporaries of the env file
+    itself are left alone: one left by a kill may hold the newest token."""
+    pattern = re.compile(rf"\.{re.escape(backup.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    with suppress(OSError), os.scandir(backup.parent) as entries:
+        for entry in entries:
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync_directory(directory: Path) -> None:
     """Make the rename itself durable (POSIX; Windows has no directory handles to sync)."""
     if os.name != "posix":
         return
-    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # a folder we may not open: the rename is done, only its durability is unsure
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
