@@ -343,9 +343,10 @@ def _rewrite_in_place(
     An in-place write is not atomic, so the backup is written (and synced) first, and the new
     content is written before the file is cut to length: a crash leaves the new token in place
     with at worst a stale tail, and the previous content in the backup."""
-    _write_backup(backup, old, info)
+    # Opened first: a file we may not write is refused before any backup is made.
     fd = os.open(target, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
     try:
+        _write_backup(backup, old, info)
         _write_all(fd, new)
         os.ftruncate(fd, len(new))
         os.fsync(fd)
