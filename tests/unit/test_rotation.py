@@ -303,3 +303,19 @@ def test_a_second_holder_waits_for_the_first(env: Path) -> None:
 
     with hold_refresh_token(settings), pytest.raises(CredentialBusy), second():
         pass
+
+
+def test_a_file_planted_at_the_fallback_name_is_never_written(
+    monkeypatch: pytest.MonkeyPatch, private_home: Path, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(rotation.time, "strftime", lambda *args: "20261127T090000Z")
+    folder = private_home / ".sage200-doctor"
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    (folder / f"rotated-20261127T090000Z-{os.getpid()}.env").symlink_to(victim)
+    record = keep(from_environment())
+    assert record is not None
+    assert record.saved_to == folder / f"rotated-20261127T090000Z-{os.getpid()}-1.env"
+    assert_private(record.saved_to)
+    assert victim.read_text() == "keep me"

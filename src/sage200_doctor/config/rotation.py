@@ -169,11 +169,11 @@ def _save_elsewhere(
     content = _fallback_content(new_token, source, stamp)
     for place in _places(settings, save_rotated, stamp):
         try:
-            backup = _save_to(place, new_token, content)
+            saved, backup = _save_to(place, new_token, content)
         except (OSError, ValueError) as error:
             problems.append((place.path, reason(error)))
             continue
-        return _saved_elsewhere(settings, source, place.path, backup, problems)
+        return _saved_elsewhere(settings, source, saved, backup, problems)
     return RotationRecord(
         None,
         None,
@@ -228,13 +228,16 @@ class _Place:
     folder: Path | None = None
     """A private folder to make (0700) or to accept only if it is ours alone."""
     parents: bool = False
+    chosen: bool = False
+    """Named by the user (--save-rotated FILE): an existing file there is updated."""
 
 
 def _places(settings: Settings, save_rotated: Path | None, stamp: str) -> Iterator[_Place]:
     """Where a token that cannot go back to its source goes, best first (module docstring)."""
     name = f"rotated-{stamp}-{os.getpid()}.env"
     if save_rotated is not None and not _same_file(save_rotated, settings.env_file):
-        yield _Place(save_rotated / name if save_rotated.is_dir() else save_rotated)
+        is_folder = save_rotated.is_dir()
+        yield _Place(save_rotated / name if is_folder else save_rotated, chosen=not is_folder)
     env_file = settings.env_file
     from_file = settings.sources.get(KEY) == "file" and env_file is not None
     if from_file and env_file is not None and is_regular_file(env_file):
@@ -262,15 +265,26 @@ def fallback_directory() -> Path:
     return fallback_folders()[0][0]
 
 
-def _save_to(place: _Place, new_token: str, content: bytes) -> Path | None:
-    """Write the token to `place`: an existing file is updated (with a backup, returned), a
-    new one is created 0600."""
-    if os.path.lexists(place.path):
-        return update_env_file(place.path, {KEY: new_token})
+def _save_to(place: _Place, new_token: str, content: bytes) -> tuple[Path, Path | None]:
+    """Write the token to `place`: the file the user chose is updated if it exists (with a
+    backup); anywhere else a new file is created 0600, never an existing one. Returns the file
+    written and its backup."""
+    if place.chosen and os.path.lexists(place.path):
+        return place.path, update_env_file(place.path, {KEY: new_token})
     if place.folder is not None:
         _private_folder(place.folder, parents=place.parents)
-    create_private_file(place.path, content)
-    return None
+    target = _unused(place.path)
+    create_private_file(target, content)
+    return target, None
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `path` with a number added when a file of that name exists already."""
+    candidate, number = path, 1
+    while os.path.lexists(candidate) and number < 100:
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate
 
 
 def _private_folder(folder: Path, *, parents: bool) -> None:
@@ -301,6 +315,8 @@ def _not_writable_back(env_file: Path) -> str:
         mode = os.stat(env_file).st_mode
     except OSError as error:
         return reason(error)
+    if stat.S_ISREG(mode):
+        return "it could not be opened again to write the new token into it"
     kind = "a pipe" if stat.S_ISFIFO(mode) else "not a regular file"
     return f"it is {kind} (for example --env <(command)), so nothing can be written back to it"
 
