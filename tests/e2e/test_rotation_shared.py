@@ -77,6 +77,18 @@ def test_a_refused_refresh_token_mentions_a_shared_credential(tmp_path: Path) ->
     assert "invalid_grant" in check["summary"]
     assert "uses the same refresh token" in check["details"]
     assert "docs/ci.md" in check["details"]
+    assert "was left beside the env file" not in check["details"]
+
+
+def test_a_refused_refresh_token_points_at_a_write_a_kill_interrupted(tmp_path: Path) -> None:
+    with running_emulator("refresh-revoked") as emulator:
+        env_file = write_env(tmp_path / "site.env", emulator)
+        left = tmp_path / ".site.env.k1ll3d00.tmp"
+        left.write_text(env_file.read_text())
+        run = run_cli(["run", "--env", str(env_file)], cwd=tmp_path)
+    details = run.check("token.refresh")["details"]
+    assert f"{left} was left beside the env file" in details
+    assert "copy SAGE200_REFRESH_TOKEN from it" in details
 
 
 # --- D4: a fleet whose environments share a credential -----------------------------------------

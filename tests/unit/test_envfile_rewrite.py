@@ -211,3 +211,14 @@ def test_a_private_file_that_cannot_be_written_whole_is_removed(
     with pytest.raises(OSError, match="No space"):
         create_private_file(path, b"SAGE200_REFRESH_TOKEN=secret\n")
     assert not path.exists()
+
+
+def test_interrupted_writes_are_the_newer_temporaries_of_the_file(env: Path) -> None:
+    older = env.with_name(".site.env.0ld0ld00.tmp")
+    older.write_text("before the last update")
+    os.utime(older, ns=(1, 1))
+    newer = env.with_name(".site.env.n3wn3wn3.tmp")
+    newer.write_text(ORIGINAL.replace("old-refresh", "newest"))
+    env.with_name(".site.env.bak.n3wn3wn3.tmp").write_text("a backup's")
+    assert envfile.interrupted_writes(env) == [newer]
+    assert envfile.interrupted_writes(env.with_name("missing.env")) == []

@@ -6,6 +6,7 @@ import dataclasses
 from contextlib import nullcontext
 
 from sage200_doctor.config.credential_lock import CredentialBusy
+from sage200_doctor.config.envfile import interrupted_writes
 from sage200_doctor.config.rotation import (
     HeldCredential,
     RotationRecord,
@@ -50,7 +51,7 @@ def check_refresh_token_mints_access_token(run: Diagnosis) -> str:
     if isinstance(result, oauth.TokenError) and result.error == "invalid_client":
         _explain_invalid_client(run, method)
     if isinstance(result, oauth.TokenError):
-        _explain_token_error(result)
+        _explain_token_error(result, hint=_interrupted_write_hint(run))
     assert isinstance(result, oauth.TokenGrant)
     _adopt(run, result)
     lifetime = (
@@ -218,7 +219,22 @@ def _explain_invalid_client(run: Diagnosis, method: str) -> None:
     )
 
 
-def _explain_token_error(error: oauth.TokenError) -> None:
+def _interrupted_write_hint(run: Diagnosis) -> str:
+    """A run killed while saving a rotated token may have left the token in a temporary file."""
+    settings = run.settings
+    if settings.sources.get("SAGE200_REFRESH_TOKEN") != "file" or settings.env_file is None:
+        return ""
+    left = interrupted_writes(settings.env_file)
+    if not left:
+        return ""
+    return (
+        f" {left[-1]} was left beside the env file by a run stopped while it saved a rotated "
+        "refresh token: it may hold the newest one. If so, copy SAGE200_REFRESH_TOKEN from it "
+        "into the env file and delete it."
+    )
+
+
+def _explain_token_error(error: oauth.TokenError, *, hint: str = "") -> None:
     said = f"HTTP {error.status}" + (f" {error.error}" if error.error else "")
     if error.description:
         said += f": {error.description}"
@@ -226,7 +242,8 @@ def _explain_token_error(error: oauth.TokenError) -> None:
         fail(
             "The refresh token was refused (invalid_grant): it has expired or was revoked.",
             detail=f"{said}. Sign in again (sage200-doctor login) to get a new refresh token. "
-            + SHARED_CREDENTIAL_HINT,
+            + SHARED_CREDENTIAL_HINT
+            + hint,
             guidance=RECONSENT,
         )
     if error.error == "unauthorized_client":

@@ -396,6 +396,26 @@ def _sweep_stale_backup_temporaries(backup: Path) -> None:
                     os.unlink(entry.path)
 
 
+def interrupted_writes(path: Path) -> list[Path]:
+    """Temporaries of the env file at `path` newer than the file itself: each was left by a run
+    killed between writing a new version and renaming it into place, and may hold the newest
+    refresh token."""
+    target = real_path(path)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    try:
+        since = os.stat(target).st_mtime_ns
+        with os.scandir(target.parent) as entries:
+            return sorted(
+                Path(entry.path)
+                for entry in entries
+                if pattern.fullmatch(entry.name)
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_mtime_ns >= since
+            )
+    except OSError:
+        return []
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
