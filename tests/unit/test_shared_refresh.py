@@ -106,3 +106,16 @@ def test_the_newest_token_follows_every_rotation() -> None:
     assert shared.grant_for(key, "basic") is grant
     assert shared.grant_for(key, "other") is None
     assert shared.newest_token(credential_key(TOKEN_URL, "client-1", "unrelated")) is None
+
+
+def test_a_rotated_token_saved_nowhere_fails_the_check_and_is_not_an_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sage200_doctor.config.rotation as rotation
+
+    monkeypatch.setattr(rotation, "fallback_folders", list)  # no place takes it
+    result = refresh(RotatingIdentity(), None)
+    assert result.outcome.value == "failed"
+    assert "could not be saved anywhere" in result.summary
+    assert "guide.auth.reconsent" in result.guidance_ids
+    assert FIRST not in result.summary + result.details
