@@ -1,4 +1,4 @@
-"""envfile.py under hostile conditions: the new token first (D13), owner and links kept (D12)."""
+"""envfile.py and file_writes.py under hostile conditions: the new token first (D13), owner and links kept (D12)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-import sage200_doctor.config.envfile as envfile
+import sage200_doctor.config.file_writes as file_writes
 from sage200_doctor.config.credential_lock import credential_lock
-from sage200_doctor.config.envfile import create_private_file, rewrite_locked, update_env_file
+from sage200_doctor.config.envfile import rewrite_locked, update_env_file
+from sage200_doctor.config.file_writes import create_private_file
 
 KEY = "SAGE200_REFRESH_TOKEN"
 ORIGINAL = "SAGE200_CLIENT_ID=client-1\nSAGE200_REFRESH_TOKEN=old-refresh\n"
@@ -206,7 +207,7 @@ def test_a_private_file_that_cannot_be_written_whole_is_removed(
     def full(fd: int, data: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(envfile.os, "write", full)
+    monkeypatch.setattr(file_writes.os, "write", full)
     path = tmp_path / "rotated.env"
     with pytest.raises(OSError, match="No space"):
         create_private_file(path, b"SAGE200_REFRESH_TOKEN=secret\n")
@@ -220,5 +221,5 @@ def test_interrupted_writes_are_the_newer_temporaries_of_the_file(env: Path) -> 
     newer = env.with_name(".site.env.n3wn3wn3.tmp")
     newer.write_text(ORIGINAL.replace("old-refresh", "newest"))
     env.with_name(".site.env.bak.n3wn3wn3.tmp").write_text("a backup's")
-    assert envfile.interrupted_writes(env) == [newer]
-    assert envfile.interrupted_writes(env.with_name("missing.env")) == []
+    assert file_writes.interrupted_writes(env) == [newer]
+    assert file_writes.interrupted_writes(env.with_name("missing.env")) == []

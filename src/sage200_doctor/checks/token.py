@@ -6,7 +6,7 @@ import dataclasses
 from contextlib import nullcontext
 
 from sage200_doctor.config.credential_lock import CredentialBusy
-from sage200_doctor.config.envfile import interrupted_writes
+from sage200_doctor.config.file_writes import interrupted_writes
 from sage200_doctor.config.rotation import (
     HeldCredential,
     RotationRecord,

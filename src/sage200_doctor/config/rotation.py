@@ -42,11 +42,11 @@ from sage200_doctor.config.credential_lock import (
 )
 from sage200_doctor.config.envfile import (
     EnvFileUpdate,
-    create_private_file,
     render,
     rewrite_locked,
     update_env_file,
 )
+from sage200_doctor.config.file_writes import create_private_file
 from sage200_doctor.config.settings import Settings
 
 KEY: Final = "SAGE200_REFRESH_TOKEN"
