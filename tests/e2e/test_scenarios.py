@@ -15,6 +15,7 @@ EXPECTED: dict[str, tuple[int, str, str | None, tuple[str, ...]]] = {
     "healthy": (0, "pass", None, ()),
     "key-optional": (0, "pass", None, ()),
     "rotating-refresh": (0, "pass", None, ()),
+    "refresh-reuse-detection": (0, "pass", None, ()),
     "rate-limited": (0, "pass", None, ()),
     "schema-drift": (0, "pass", None, ()),
     "key-missing": (1, "fail", "gateway.subscription_key", ("faq.postman.subscription-key",)),

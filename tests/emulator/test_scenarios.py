@@ -172,6 +172,19 @@ def check_rotating_refresh(client: httpx.Client, env: Env, emulator: RunningEmul
     assert refresh(client, {**env, "SAGE200_REFRESH_TOKEN": rotated}).status_code == 200
 
 
+def check_refresh_reuse_detection(
+    client: httpx.Client, env: Env, emulator: RunningEmulator
+) -> None:
+    first = refresh(client, env).json()["refresh_token"]
+    second = refresh(client, {**env, "SAGE200_REFRESH_TOKEN": first}).json()["refresh_token"]
+    # The newest token works until a rotated-away one is presented again ...
+    assert_oauth_error(refresh(client, env), 403, "invalid_grant")
+    # ... which revokes the whole family: the newest token is dead too (Auth0's reuse detection).
+    assert_oauth_error(
+        refresh(client, {**env, "SAGE200_REFRESH_TOKEN": second}), 403, "invalid_grant"
+    )
+
+
 def check_no_space_bearer(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
     supplied = env["SAGE200_AUTHORIZATION"]
     assert supplied.startswith("Bearer")
@@ -335,6 +348,7 @@ CHECKS: dict[str, Callable[[httpx.Client, Env, RunningEmulator], None]] = {
     "basic-auth-rejected": check_basic_auth_rejected,
     "grant-not-allowed": check_grant_not_allowed,
     "rotating-refresh": check_rotating_refresh,
+    "refresh-reuse-detection": check_refresh_reuse_detection,
     "no-space-bearer": check_no_space_bearer,
     "sites-empty": check_sites_empty,
     "site-not-listed": check_site_not_listed,

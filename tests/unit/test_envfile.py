@@ -138,7 +138,7 @@ def test_symlinked_file_is_updated_through_the_link(tmp_path: Path) -> None:
 def test_no_temporary_files_are_left_behind(env: Path) -> None:
     update_env_file(env, {KEY: "a"})
     update_env_file(env, {KEY: "b"})
-    assert sorted(p.name for p in env.parent.iterdir()) == ["..env.lock", ".env", ".env.bak"]
+    assert sorted(p.name for p in env.parent.iterdir()) == [".env", ".env.bak"]
 
 
 # --- refusing unsafe writes -----------------------------------------------------------------

@@ -2,47 +2,51 @@
 
 When Sage ID rotates a refresh token, the new one must reach the env file it came from, or the
 user's only working credential is lost. So an update: changes only the named keys and keeps every
-other byte (comments, order, `export ` prefixes, line endings, even text that is not UTF-8); holds
-an exclusive lock on a sidecar file so concurrent runs take turns; keeps the previous content as
-`<name>.bak`; writes through a temporary file, fsync and `os.replace`, so a crash leaves either
-the old file or the new one; and reads the result back with python-dotenv before replacing
-anything. Values are never logged.
+other byte (comments, order, `export ` prefixes, line endings, even text that is not UTF-8); runs
+under the credential lock (`credential_lock.py`) so concurrent runs take turns; reads the result
+back with python-dotenv before writing anything; and then persists the new content before
+anything else: a temporary file renamed over the old one, then synced (a crash leaves the old
+file or the new one, never half of one), and only then the previous content as `<name>.bak`
+(readable by the owner only). The file keeps its owner, group and mode, and its hard links: where
+the replacement could not carry them (a hard-linked file, a file owned by someone else, a
+bind-mounted file that cannot be replaced) it is rewritten in place, after the backup. The
+writing itself is `file_writes.py`. Values are never logged.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import logging
 import os
 import re
-import stat
-import sys
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
+from sage200_doctor.config.credential_lock import (
+    DEFAULT_WAIT_S,
+    LockedFile,
+    credential_lock,
+    real_path,
+)
+from sage200_doctor.config.file_writes import (
+    KeepInPlace,
+    create_private_file,
+    fsync_directory,
+    replace_file,
+    rewrite_in_place,
+    sweep_stale_backup_temporaries,
+    write_backup_after,
+)
 
 logger = logging.getLogger(__name__)
 
-NEW_FILE_MODE: Final = 0o600
 _KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Inside double quotes python-dotenv decodes exactly these escapes; writing line breaks and the
 # other control characters escaped keeps every value on one physical line.
@@ -69,28 +73,80 @@ _INLINE_COMMENT: Final = re.compile(r"[^\S\r\n]+#[^\r\n]*")
 _LINE_BREAK: Final = re.compile(r"\r\n|\n|\r")
 
 
-def update_env_file(path: Path, updates: Mapping[str, str]) -> Path | None:
+@dataclass(frozen=True)
+class EnvFileUpdate:
+    """What an update did (never a value)."""
+
+    changed: bool
+    backup: Path | None = None
+    """The previous content, kept beside the file; None when not changed or not written."""
+    backup_problem: str | None = None
+    """Why no backup could be written after the file itself was updated."""
+    in_place: bool = False
+    """Rewritten in place (hard links, owner or a bind mount kept) rather than replaced."""
+
+
+def update_env_file(
+    path: Path, updates: Mapping[str, str], *, wait_s: float = DEFAULT_WAIT_S
+) -> Path | None:
     """Set `updates` in the env file at `path`, creating it (mode 0600) when missing.
 
-    Returns the backup of the previous content, or None when there was no previous file.
+    Returns the backup of the previous content, or None when there was no previous file (or no
+    backup could be written). Raises OSError when the file cannot be written (CredentialBusy
+    when another process holds its lock for `wait_s`), ValueError when it cannot be rewritten
+    safely; the file is then left as it was.
     """
     _validate(updates)
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    with _locked(target):
+    target = real_path(path)
+    if not os.path.lexists(target):
         try:
-            old: bytes | None = target.read_bytes()
-            mode = stat.S_IMODE(target.stat().st_mode)
-        except FileNotFoundError:
-            old, mode = None, NEW_FILE_MODE
-        new = render(old or b"", updates)
-        backup = None
-        if old is not None:
-            backup = target.with_name(target.name + ".bak")
-            # The backup holds the previous credential: readable by the owner only.
-            _atomic_write(backup, old, NEW_FILE_MODE)
-        _atomic_write(target, new, mode)
+            create_private_file(target, render(b"", updates))
+            return None
+        except FileExistsError:
+            pass  # created meanwhile by someone else: update it like any existing file
+    with credential_lock(target, wait_s=wait_s) as locked:
+        if locked.fd is not None and _holds_already(locked.read(), updates):
+            return None
+        return rewrite_locked(locked, updates).backup
+
+
+def rewrite_locked(locked: LockedFile, updates: Mapping[str, str]) -> EnvFileUpdate:
+    """Apply `updates` to the env file whose credential lock the caller holds."""
+    _validate(updates)
+    if locked.fd is None:
+        raise OSError(errno.EINVAL, f"{locked.path} is not a regular file")
+    old = locked.read()
+    new = render(old, updates)
+    if new == old:
+        return EnvFileUpdate(changed=False)
+    target, info = locked.path, os.fstat(locked.fd)
+    backup = target.with_name(target.name + ".bak")
+    if info.st_nlink > 1:
+        return _in_place(target, new, old, backup, info)
+    try:
+        replace_file(target, new, info)
+    except KeepInPlace:
+        return _in_place(target, new, old, backup, info)
     logger.debug("updated %s in %s", ", ".join(updates), target)
-    return backup
+    # The new content is safe; the backup of the old one comes second (it only holds values
+    # that just stopped working, so failing to write it loses nothing that still works).
+    problem = write_backup_after(backup, old, info)
+    sweep_stale_backup_temporaries(backup)
+    fsync_directory(target.parent)
+    return EnvFileUpdate(True, None if problem else backup, problem)
+
+
+def _in_place(
+    target: Path, new: bytes, old: bytes, backup: Path, info: os.stat_result
+) -> EnvFileUpdate:
+    rewrite_in_place(target, new, old, backup, info)
+    return EnvFileUpdate(True, backup, in_place=True)
+
+
+def _holds_already(content: bytes, updates: Mapping[str, str]) -> bool:
+    text = content.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return all(values.get(key) == value for key, value in updates.items())
 
 
 def render(content: bytes, updates: Mapping[str, str]) -> bytes:
@@ -187,45 +243,3 @@ def _verify(before: str, after: str, updates: Mapping[str, str]) -> None:
             key for key in expected.keys() | new.keys() if new.get(key) != expected.get(key)
         )
         raise ValueError(f"rewriting would not keep {', '.join(changed)} intact; file left as is")
-
-
-@contextmanager
-def _locked(target: Path) -> Iterator[None]:
-    """An exclusive lock on `.<name>.lock` beside the file, held for the read-modify-write.
-
-    A sidecar rather than the file itself, because `os.replace` swaps the file's inode and a lock
-    on the old one would protect nothing. The lock file is left in place: deleting it would race.
-    """
-    fd = os.open(target.with_name(f".{target.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        _lock(fd)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows has no directory handles to sync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -70,6 +70,11 @@ class EmulatorConfig:
     )
     allowed_grant_types: tuple[GrantType, ...] = ("authorization_code", "refresh_token")
     rotate_refresh_tokens: bool = False
+    # Auth0's automatic reuse detection, on when rotation is: presenting a refresh token that
+    # was already rotated away revokes its whole family (every token descended from the same
+    # sign-in), so the legitimate holder must sign in again. Auth0's "reuse interval" (leeway
+    # for a retried request) is modelled as zero. No effect without rotate_refresh_tokens.
+    refresh_token_reuse_detection: bool = False
     access_token_lifetime_s: int = 3600
     # Absolute from the original consent, not sliding (reference §2.2).
     refresh_token_lifetime_s: float = 90 * 24 * 3600

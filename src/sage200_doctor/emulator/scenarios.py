@@ -87,6 +87,13 @@ _ALL = (
         rotate_refresh_tokens=True,
     ),
     _scenario(
+        "refresh-reuse-detection",
+        "Refresh tokens rotate, and presenting one already rotated away revokes every token of "
+        "its family (Auth0's reuse detection): runs sharing a refresh token must take turns.",
+        rotate_refresh_tokens=True,
+        refresh_token_reuse_detection=True,
+    ),
+    _scenario(
         "no-space-bearer",
         "The supplied Authorization header is 'Bearer<token>' with no space after Bearer.",
         env_authorization_no_space=True,

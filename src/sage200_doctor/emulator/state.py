@@ -37,6 +37,9 @@ class RefreshGrant:
     audience: str
     consented_at: float  # the refresh token's lifetime runs from the original consent
     revoked: bool = False
+    # Every refresh token descended from one sign-in shares a family (reuse detection).
+    family: str = field(default_factory=lambda: secrets.token_hex(8))
+    rotated: bool = False  # replaced by a newer token (as opposed to revoked outright)
 
 
 @dataclass
@@ -113,6 +116,11 @@ class EmulatorState:
         token = secrets.token_urlsafe(48)
         self.refresh_grants[token] = grant
         return token
+
+    def revoke_family(self, family: str) -> None:
+        for grant in self.refresh_grants.values():
+            if grant.family == family:
+                grant.revoked = True
 
     def refresh_grant(self, token: str, client_id: str) -> RefreshGrant | None:
         """The grant behind a usable refresh token, or None (unknown, revoked or expired)."""

@@ -1,7 +1,10 @@
 """POST /oauth/token: the authorization_code and refresh_token grants (RFC 6749, Auth0 flavour).
 
 Status codes follow Auth0 where it differs from the RFC: invalid_grant and unauthorized_client
-answer 403, invalid_client 401, malformed requests 400.
+answer 403, invalid_client 401, malformed requests 400. With rotation on, each refresh revokes
+the presented token and issues a new one; with reuse detection too, presenting a token that was
+already rotated away revokes its whole family (Auth0's automatic reuse detection), and the answer
+is the same invalid_grant as for any other unusable token.
 """
 
 from __future__ import annotations
@@ -173,16 +176,28 @@ def _refresh(
     request: Request, state: EmulatorState, fields: dict[str, str], client_id: str
 ) -> dict[str, object]:
     presented = _required(fields, "refresh_token")
+    _detect_reuse(state, presented, client_id)
     grant = state.refresh_grant(presented, client_id)
     if grant is None:
         raise _invalid_grant("Unknown or invalid refresh token.")
     scope = _narrowed_scope(fields.get("scope"), grant.scope)
-    issued = RefreshGrant(client_id, scope, grant.audience, grant.consented_at)
+    issued = RefreshGrant(client_id, scope, grant.audience, grant.consented_at, family=grant.family)
     new_refresh = None
     if state.config.rotate_refresh_tokens:
-        grant.revoked = True
+        grant.revoked = grant.rotated = True
         new_refresh = state.issue_refresh_token(issued)
     return _token_response(request, state, issued, new_refresh, None)
+
+
+def _detect_reuse(state: EmulatorState, presented: str, client_id: str) -> None:
+    """A rotated-away token presented again: someone holds a copy, so nobody's copy is trusted."""
+    config = state.config
+    if not (config.rotate_refresh_tokens and config.refresh_token_reuse_detection):
+        return
+    known = state.refresh_grants.get(presented)
+    if known is not None and known.rotated and known.client_id == client_id:
+        state.revoke_family(known.family)
+        raise _invalid_grant("Unknown or invalid refresh token.")
 
 
 def _narrowed_scope(requested: str | None, granted: tuple[str, ...]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sage200_doctor.config.rotation import RotationRecord
 from sage200_doctor.config.settings import ConfigProblem, LoadedSettings, Secret, Settings
@@ -19,6 +19,10 @@ from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http.sage import endpoint
 from sage200_doctor.http.session import Answer, Session
 from sage200_doctor.redact import Redactor
+
+if TYPE_CHECKING:
+    from sage200_doctor.config.shared_credentials import SharedCredentials
+    from sage200_doctor.http.oauth import TokenGrant
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Diagnosis:
         self.company_id: str | None = None
         self.customers: list[dict[str, Any]] | None = None
         self.rotation: RotationRecord | None = None
+        self.shared_credentials: SharedCredentials[TokenGrant] | None = None
+        """Set by a fleet: refresh grants its environments share (one refresh per credential)."""
         self.seen_bodies: list[tuple[str, str, Any]] = []
         """(shape name, url, parsed body) of answers api.schema validates."""
         self.facts: dict[str, Any] = {}

@@ -3,6 +3,11 @@
 A diagnosis spends its time waiting on the network, so environments run side by side on threads
 (each with its own session, gating and redaction); the number at once is a setting, not the CPU
 count. Each environment's result is decided by its own engine, exactly as a single run's.
+
+Environments may share a refresh token (one site, several companies): they share one
+`SharedCredentials`, so the credential is refreshed once and a token already rotated away is
+never presented (`config/shared_credentials.py`); environments sharing an env file also take
+turns through its credential lock.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from pathlib import Path
 
 from sage200_doctor.config.fleet_file import FleetEnvironment
 from sage200_doctor.config.settings import LoadedSettings, load_settings, redactor_for
+from sage200_doctor.config.shared_credentials import SharedCredentials
 from sage200_doctor.engine.results import CheckResult, Interruption, RunResult
 from sage200_doctor.engine.run import DiagnosticRun, RunOptions
+from sage200_doctor.http.oauth import TokenGrant
 from sage200_doctor.redact import Redactor
 
 DEFAULT_AT_ONCE = 16
@@ -41,6 +48,9 @@ class FleetRun:
     ) -> None:
         loaded = {env.name: load_environment(env) for env in environments}
         self.runs = {name: DiagnosticRun(settings, options) for name, settings in loaded.items()}
+        self.shared_credentials: SharedCredentials[TokenGrant] = SharedCredentials()
+        for run in self.runs.values():
+            run.diagnosis.shared_credentials = self.shared_credentials
         self.redactor: Redactor = redactor_for(*(s.settings for s in loaded.values()))
         self.at_once = max(1, min(len(self.runs), at_once or DEFAULT_AT_ONCE))
         self._thread: threading.Thread | None = None

@@ -19,10 +19,16 @@ ACCESS = ("faq.errors.401",)
 OFFLINE = ("faq.postman.offline-access",)
 RETIRED_SIGN_ON_HOST = "signon.sso.services.sage.com"
 EXPIRY_WARNING_S = 300
+SHARED_CREDENTIAL_HINT = (
+    "If another run, CI job or machine uses the same refresh token and Sage ID rotates refresh "
+    "tokens, whichever presents it first gets a new one and this one stops working: give each "
+    "pipeline its own credential, or run them one at a time (docs/ci.md)."
+)
 
 
-def judge_token_error(error: oauth.TokenError) -> Judgement:
-    """What the token endpoint's refusal of a refresh grant means."""
+def judge_token_error(error: oauth.TokenError, *, hint: str = "") -> Judgement:
+    """What the token endpoint's refusal of a refresh grant means; `hint` adds what only a live
+    run can know (a temporary file a killed run left beside the env file)."""
     check = "token.refresh"
     said = f"HTTP {error.status}" + (f" {error.error}" if error.error else "")
     if error.description:
@@ -32,9 +38,9 @@ def judge_token_error(error: oauth.TokenError) -> Judgement:
             check,
             "failed",
             "The refresh token was refused (invalid_grant): it has expired or was revoked.",
-            f"{said}. Sign in again (sage200-doctor login) to get a new refresh token. If "
-            "another run or job shares this credential and Sage ID rotates refresh tokens, it "
-            "may have used and replaced this one (see docs/ci.md).",
+            f"{said}. Sign in again (sage200-doctor login) to get a new refresh token. "
+            + SHARED_CREDENTIAL_HINT
+            + hint,
             RECONSENT,
         )
     if error.error == "unauthorized_client":
