@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from . import Judgement
 
-__all__ = ["KNOWN_OPTIONS", "MAX_TOP", "judge_filter", "judge_query"]
+__all__ = ["KNOWN_OPTIONS", "MAX_TOP", "judge_filter", "judge_query", "judge_query_refused"]
 
 FILTER_CHECK: Final = "customers.filter"
 QUERY_CHECK: Final = "customers.query_conformance"
@@ -55,6 +55,28 @@ def judge_query(params: Iterable[tuple[str, str]]) -> list[Judgement]:
             )
         )
     return judgements
+
+
+def judge_query_refused(
+    status: int | None, said: str, params: Iterable[tuple[str, str]]
+) -> Judgement | None:
+    """A 400 to a request with OData options: the API refused the query (its guide says the
+    body gives the details). `said` is how the answer is described (`status_phrase`). None
+    for any other status, or a request without `$` options."""
+    names = {unquote(name).strip().lower() for name, _ in params}
+    options = sorted(name for name in names if name.startswith("$"))
+    if status != 400 or not options:
+        return None
+    check = FILTER_CHECK if "$filter" in names else QUERY_CHECK
+    return Judgement(
+        check,
+        "failed",
+        f"The API refused the query ({said}).",
+        f"The request uses {', '.join(options)}. Sage answers 400 to a query it cannot read: "
+        "check quoting, operators and names against the query guide; the answer's body says "
+        "what it objected to.",
+        GUIDANCE,
+    )
 
 
 def judge_filter(expression: str) -> list[Judgement]:
