@@ -44,6 +44,7 @@ def exports(directory: Path, env: dict[str, str], source: str = "article") -> li
         ("key-invalid", "gateway.subscription_key"),
         ("customers-forbidden", "customers.list"),
         ("refresh-revoked", "token.refresh"),
+        ("site-not-listed", "sites.selection"),
     ],
 )
 def test_two_commands_from_a_postman_export_to_a_live_diagnosis(
@@ -77,6 +78,7 @@ def test_two_commands_from_a_postman_export_to_a_live_diagnosis(
         ("key-invalid", "gateway.subscription_key"),
         ("customers-forbidden", "customers.list"),
         ("refresh-revoked", "token.refresh"),
+        ("site-not-listed", "sites.selection"),
     ],
 )
 def test_run_sends_the_collections_gets_and_diagnoses_them_as_run_does(

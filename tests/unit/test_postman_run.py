@@ -388,13 +388,26 @@ def test_without_any_token_nothing_is_sent() -> None:
 
 
 def test_a_listed_pair_passes_and_an_unlisted_one_fails_sites_selection() -> None:
-    other = (KEY, Pair("X-Site", SITE), Pair("X-Company", "7"))
-    requests = [*COLLECTION[:2], request("Other company", "customers", headers=other)]
+    other = (KEY, Pair("x-site", SITE), Pair("x-company", "7"))  # header names in any case
+    requests = [
+        request("Early", "customers", headers=other),  # sent before GET sites answered
+        *COLLECTION[:2],
+        request("Other company", "customers", headers=other),
+    ]
     sent = run_collection(requests, settings(SAGE200_ACCESS_TOKEN=FRESH), sage([]))
     failed = [p for p in sent.placed if p.judgement.check == "sites.selection"]
-    assert [p.where for p in failed] == ["request 'Folder/Other company'"]
+    assert sorted(p.where for p in failed) == [
+        "request 'Folder/Early'",
+        "request 'Folder/Other company'",
+    ]
     assert "X-Company 7" in failed[0].judgement.summary
-    assert "sites.selection" in sent.fine  # the first company-scoped request's pair is listed
+    assert [row.verdict for row in sent.rows] == [
+        "failed (sites.selection)",
+        "passed",
+        "passed",
+        "failed (sites.selection)",
+    ]
+    assert "sites.selection" in sent.fine  # Get customers' own pair is listed
 
 
 def test_a_rotated_refresh_token_is_saved_even_when_the_run_is_stopped(

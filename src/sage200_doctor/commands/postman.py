@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,17 +135,16 @@ def handle(args: argparse.Namespace) -> int:
     show = Presentation.from_args(args)
     stream = sys.stderr if show.format != "text" else sys.stdout
     written = _write_env(args, derived, export, stream) if args.write_env else None
-    run_with = env_settings or _settings(derived, written)
-    redactor = _redactor(export, derived, run_with)
-    sent = (
-        _send(export, run_with, redactor, api_base_url, from_export=not env_settings)
-        if args.run
-        else None
-    )
-    result = _result(export, args, derived, redactor, sent, api_base_url, (started_at, began))
+    exported = _settings(derived, None)
+    run_with = env_settings or (_settings(derived, written) if written else exported)
+    redactor = _redactor(export, exported, run_with)
+    sent = None
+    if args.run:
+        lines = RequestLines(redactor, stream, shown=not show.quiet)
+        sent = _send(export, run_with, redactor, api_base_url, lines, from_export=not env_settings)
+        lines.finish(sent)
+    result = _result(export, args, exported, redactor, sent, api_base_url, (started_at, began))
     result = _with_baseline(_only(result, args), args)
-    if sent is not None and not show.quiet:
-        print(redactor.safe_text(_request_lines(sent)), file=stream)
     present(result, redactor, show, listed=False)
     return result.exit_code
 
@@ -200,7 +201,8 @@ def _derived(export: Export, args: argparse.Namespace, api_base_url: str | None)
 
 def _settings(derived: dict[str, str], written: Path | None) -> LoadedSettings:
     """The settings the export holds: read back from the file just written (so that a rotated
-    refresh token is saved there), else as they are."""
+    refresh token is saved there), else as they are (no ./.env, no environment variables: the
+    export is the configuration)."""
     from sage200_doctor.config.keys import KNOWN_KEYS
     from sage200_doctor.config.settings import load_settings
 
@@ -210,11 +212,12 @@ def _settings(derived: dict[str, str], written: Path | None) -> LoadedSettings:
     return load_settings(None, environ={}, overrides=ordered, default_env_file=NO_ENV_FILE)
 
 
-def _redactor(export: Export, derived: dict[str, str], run_with: LoadedSettings) -> Redactor:
+def _redactor(export: Export, exported: LoadedSettings, run_with: LoadedSettings) -> Redactor:
+    """Knows every secret of the settings in use and of the export, in every encoding."""
     from sage200_doctor.config.settings import redactor_for
     from sage200_doctor.postman import secrets_in_export
 
-    redactor = redactor_for(run_with.settings, _settings(derived, None).settings)
+    redactor = redactor_for(run_with.settings, exported.settings)
     for value in secrets_in_export(
         export.collection, environment=export.environment, globals_=export.globals_
     ):
@@ -246,6 +249,7 @@ def _send(
     loaded: LoadedSettings,
     redactor: Redactor,
     api_base_url: str | None,
+    lines: RequestLines,
     *,
     from_export: bool,
 ) -> Sent:
@@ -269,14 +273,16 @@ def _send(
         api_base_url=api_base_url,
         credentials=credentials,
         from_export=from_export,
+        on_row=lines.show,
     )
+    lines.start(run.result.rows)
     return wait_for(run)
 
 
 def _result(
     export: Export,
     args: argparse.Namespace,
-    derived: dict[str, str],
+    exported: LoadedSettings,
     redactor: Redactor,
     sent: Sent | None,
     api_base_url: str | None,
@@ -295,7 +301,7 @@ def _result(
         edition=args.edition,
         api_base_url=api_base_url,
     )
-    summary = redactor.data(_settings(derived, None).settings.environment_summary())
+    summary = redactor.data(exported.settings.environment_summary())
     summary["collection"] = redactor.safe_text(collection.name)
     return assemble(
         placed_findings(findings, requests, redactor),
@@ -340,24 +346,47 @@ def _with_baseline(result: RunResult, args: argparse.Namespace) -> RunResult:
 # --- the terminal ---------------------------------------------------------------------------------
 
 
-def _request_lines(sent: Sent) -> str:
-    """One line per request: status, method, module, item path, and what became of it."""
-    from sage200_doctor.redact import neutralise_controls
+class RequestLines:
+    """One terminal line per request (status, method, module, item path, what became of it),
+    printed as soon as the request is decided; rows a stopped run never reached come last."""
 
-    gets = sum(row.exchange is not None for row in sent.rows)
-    lines = [
-        f"The collection's requests: {gets} of {len(sent.rows)} sent (GET only: nothing that "
-        "writes is ever sent)."
-    ]
-    width = min(max((len(row.request.name) for row in sent.rows), default=0), NAME_WIDTH)
-    lines += [neutralise_controls(_request_line(row, width)) for row in sent.rows]
-    if sent.rotation is not None:
-        lines.append(sent.rotation.note)
-    return "\n".join(lines) + "\n"
+    def __init__(self, redactor: Redactor, stream: TextIO, *, shown: bool) -> None:
+        self._redactor = redactor
+        self._stream = stream
+        self._shown = shown
+        self._printed = 0
+        self._width = 0
+        self._lock = threading.Lock()
 
+    def start(self, rows: Sequence[Row]) -> None:
+        self._width = min(max((len(row.request.name) for row in rows), default=0), NAME_WIDTH)
+        self._print("The collection's requests (GET only: nothing that writes is ever sent):")
 
-def _request_line(row: Row, width: int) -> str:
-    status = str(row.status) if row.status is not None else "-"
-    module = row.module or "-"
-    name = row.request.name
-    return f"  {status:>3}  {row.request.method:<6} {module:<11} {name:<{width}}  {row.verdict}"
+    def show(self, row: Row) -> None:
+        with self._lock:
+            self._printed += 1
+            self._print(self._line(row))
+
+    def finish(self, sent: Sent) -> None:
+        with self._lock:
+            for row in sent.rows[self._printed :]:
+                self._print(self._line(row))
+            self._printed = len(sent.rows)
+        gets = sum(row.exchange is not None for row in sent.rows)
+        self._print(f"  {gets} of {len(sent.rows)} sent.")
+        if sent.rotation is not None:
+            self._print(sent.rotation.note)
+        self._print("")
+
+    def _line(self, row: Row) -> str:
+        status = str(row.status) if row.status is not None else "-"
+        method, name = row.request.method, row.request.name
+        module = row.module or "-"
+        return f"  {status:>3}  {method:<6} {module:<11} {name:<{self._width}}  {row.verdict}"
+
+    def _print(self, text: str) -> None:
+        if self._shown:
+            from sage200_doctor.redact import neutralise_controls
+
+            print(neutralise_controls(self._redactor.safe_text(text)), file=self._stream)
+            self._stream.flush()

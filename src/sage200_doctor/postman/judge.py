@@ -37,12 +37,12 @@ def judge_answer(
 ) -> list[Judgement]:
     """Everything the answer says is wrong ([] when it is a good answer). `sent`: the headers
     that went out."""
-    authorization = _header(sent, "Authorization")
+    authorization = header_value(sent, "Authorization")
     header = judge_sent_header(authorization, answer) if authorization is not None else None
     if answer.ok:
         return [j for j in (header, _judge_body(request, answer)) if j is not None]
     key = judge_gateway_key(
-        answer, key_sent=bool(_header(sent, "ocp-apim-subscription-key")), live=False
+        answer, key_sent=bool(header_value(sent, "ocp-apim-subscription-key")), live=False
     )
     pairs = [(pair.key, pair.value) for pair in request.query]
     refused = judge_query_refused(answer.status, status_phrase(answer), pairs)
@@ -85,7 +85,8 @@ def _judge_body(request: ResolvedRequest, answer: Answer) -> Judgement | None:
     return None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """The last header of that name (case-insensitive), or None."""
     wanted = name.lower()
     found = [value for key, value in headers.items() if key.lower() == wanted]
     return found[-1] if found else None

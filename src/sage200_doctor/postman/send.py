@@ -13,7 +13,7 @@ notice Ctrl-C or SIGTERM (`commands.run.wait_for`); a refresh grant on its way i
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -33,7 +33,7 @@ from sage200_doctor.rules import Judgement
 from sage200_doctor.rules.token import judge_token_error
 
 from .coverage import Fine
-from .judge import check_of, judge_answer, judge_sites_selection
+from .judge import check_of, header_value, judge_answer, judge_sites_selection
 from .model import ResolvedRequest
 from .outgoing import headers_for, why_not_sent
 from .results import Placed
@@ -52,6 +52,7 @@ class Row:
     status: int | None = None
     exchange: Exchange | None = None
     sent_headers: dict[str, str] = field(default_factory=dict)
+    selection_judged: bool = False
 
     @property
     def module(self) -> str | None:
@@ -95,10 +96,12 @@ class CollectionRun:
         api_base_url: str | None,
         credentials: str = "the Postman export",
         from_export: bool = True,
+        on_row: Callable[[Row], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """`credentials` names where the settings came from, for findings; `from_export`: they
-        are the export's own (so a rotated refresh token leaves the export's one stale)."""
+        are the export's own (so a rotated refresh token leaves the export's one stale).
+        `on_row` is told each request's outcome as soon as it is known (on the run's thread)."""
         from sage200_doctor.engine.run import request_deadline
 
         self.settings = settings
@@ -106,6 +109,7 @@ class CollectionRun:
         self.api_base_url = api_base_url
         self.credentials = credentials
         self.from_export = from_export
+        self.on_row = on_row
         self.control = RunControl()
         self._deadline_s = request_deadline(settings.timeout_s)
 
@@ -159,6 +163,8 @@ class CollectionRun:
             stage = "postman.writes"
             for row in self.result.rows:
                 self._send(row, token)
+                if self.on_row is not None:
+                    self.on_row(row)
             self._judge_selection()
         except RunInterrupted:
             pass
@@ -177,13 +183,14 @@ class CollectionRun:
         row.exchange = self.session.take_exchanges()[-1]  # the last try, after any 429s
         row.status = answer.status
         judgements = judge_answer(request, answer, row.sent_headers)
+        if not judgements and check_of(request) == "sites.list" and isinstance(answer.json, list):
+            self._sites.append(answer.json)
         for judgement in judgements:
             self._found(judgement, request, (row.exchange,))
         if not judgements:
             self._passed(check_of(request), row.exchange)
-            if check_of(request) == "sites.list" and isinstance(answer.json, list):
-                self._sites.append(answer.json)
-        row.verdict = _verdict(judgements)
+        selection = self._selection(row)
+        row.verdict = _verdict([*judgements, *([selection] if selection else [])])
         self._answered(row, answer, {judgement.check for judgement in judgements})
 
     def _answered(self, row: Row, answer: Answer, found: set[str]) -> None:
@@ -196,18 +203,30 @@ class CollectionRun:
         if answer.ok and _authorized(row) and "header.authorization" not in found:
             self._passed("header.authorization", row.exchange)
 
+    def _selection(self, row: Row) -> Judgement | None:
+        """The X-Site / X-Company pair the row sent, looked up in the sites GET sites listed
+        (once some GET sites has answered; rows sent before that are judged at the end)."""
+        site = header_value(row.sent_headers, "X-Site")
+        company = header_value(row.sent_headers, "X-Company")
+        if not self._sites or row.selection_judged or not company_scoped(row.request.url):
+            return None
+        if row.exchange is None or site is None or company is None:
+            return None
+        row.selection_judged = True
+        judgement = judge_sites_selection(self._sites, site, company)
+        if judgement is None:
+            self._passed("sites.selection", row.exchange)
+            return None
+        self._found(judgement, row.request, (row.exchange,))
+        return judgement
+
     def _judge_selection(self) -> None:
+        """Rows sent before any GET sites answered (their printed line keeps its verdict; the
+        report's row and the finding say what the list showed)."""
         for row in self.result.rows:
-            site, company = row.sent_headers.get("X-Site"), row.sent_headers.get("X-Company")
-            if row.exchange is None or not company_scoped(row.request.url) or not self._sites:
-                continue
-            if site is None or company is None:
-                continue
-            judgement = judge_sites_selection(self._sites, site, company)
-            if judgement is not None:
-                self._found(judgement, row.request, (row.exchange,))
-            else:
-                self._passed("sites.selection", row.exchange)
+            judgement = self._selection(row)
+            if judgement is not None and row.verdict == "passed":
+                row.verdict = _verdict([judgement])
 
     # --- the token ---------------------------------------------------------------------------
 
