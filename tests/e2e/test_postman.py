@@ -5,7 +5,11 @@ emulator's own request log proves what was sent: GETs only, and at most one toke
 from __future__ import annotations
 
 import json
+import signal
 import stat
+import subprocess
+import sys
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -255,3 +259,36 @@ def test_the_exports_secrets_and_the_minted_token_reach_no_output(
     sent = checked.check("sites.list")["evidence"][0]["request"]["headers"]
     assert sent["Authorization"] == "Bearer [redacted]"
     assert sent["X-Trace"] == "[redacted:postman_export]"
+
+
+def test_sigterm_stops_the_requests_and_still_reports(tmp_path: Path) -> None:
+    from tests.e2e.conftest import cli_environment
+
+    with running_emulator("healthy", latency_ms=500) as emulator:
+        args = ["postman", *exports(tmp_path, emulator.env()), "--run"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sage200_doctor", *args],
+            cwd=tmp_path,
+            env=cli_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            while not any(entry.method == "GET" for entry in emulator.request_log):
+                assert process.poll() is None, process.communicate()
+                time.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        sent = [entry.method for entry in emulator.request_log]
+
+    report = json.loads((tmp_path / "reports" / "report.json").read_text(encoding="utf-8"))
+    assert process.returncode == 143, out + err
+    assert report["verdict"] == "interrupted"
+    assert report["interruption"]["exit_code"] == 143
+    assert validate_report(report) == []
+    assert len(sent) < 5  # the token POST and not every GET
+    assert "not sent: the run was stopped" in out

@@ -40,6 +40,7 @@ from .results import Placed
 from .sage import company_scoped
 
 CRITICAL_GRACE_S: Final = 5.0
+STOPPED: Final = "not sent: the run was stopped"
 TOKEN_CHECK: Final = "token.refresh"  # noqa: S105 - a check id, not a password
 
 
@@ -48,7 +49,7 @@ class Row:
     """One request of the collection and what became of it."""
 
     request: ResolvedRequest
-    verdict: str = "not sent: the run was stopped"
+    verdict: str = STOPPED
     status: int | None = None
     exchange: Exchange | None = None
     sent_headers: dict[str, str] = field(default_factory=dict)
@@ -150,7 +151,8 @@ class CollectionRun:
         if self._thread is not None:
             self._thread.join(self._deadline_s + CRITICAL_GRACE_S if self.stopped else None)
         self.session.close()
-        self.result.interruption = self.control.interruption
+        unfinished = any(row.verdict == STOPPED for row in self.result.rows)
+        self.result.interruption = self.control.interruption if unfinished else None
         self.result.sent = self.session.request_count
         return self.result
 
