@@ -443,6 +443,28 @@ _ENTRIES: Final = (
         url="docs/configuration.md",
         source="sage200-doctor docs: Configuration reference",
     ),
+    Guidance(
+        id="guide.postman.writes",
+        title="A Postman request that writes was listed, not sent",
+        meaning=(
+            "The collection has requests other than GET (POST, PUT, PATCH, DELETE): they create,"
+            " change or delete accounting data. sage200-doctor only reads, so it never sends"
+            " them, and cannot say whether they would work."
+        ),
+        causes=(
+            "The collection also holds the calls the integration makes to write data, such as"
+            " creating a customer or a sales order.",
+        ),
+        steps=(
+            "Check each listed request by hand against Sage's API reference: its path, its body"
+            " and the verb the endpoint supports (an unsupported verb answers 404).",
+            "Try writes on a test company first; the API returns the first error it finds in"
+            " the body.",
+        ),
+        owner="developer",
+        url="docs/postman.md",
+        source="sage200-doctor docs: Checking a Postman collection",
+    ),
 )
 
 GUIDANCE: Final[Mapping[str, Guidance]] = MappingProxyType({entry.id: entry for entry in _ENTRIES})

@@ -34,8 +34,9 @@ CONTRACT_IDS = (
     "guide.network",
     "guide.config",
 )
-ADDED_IDS = ("guide.gateway.limits",)
-"""Added to the contract's list (CHANGELOG): gateway limits are not the user's role."""
+ADDED_IDS = ("guide.gateway.limits", "guide.postman.writes")
+"""Added to the contract's list (CHANGELOG): gateway limits are not the user's role; a Postman
+request that writes is listed, never sent."""
 FAQ = "https://developer.sage.com/200/guides/api_faq/"
 POSTMAN = "https://developer.sage.com/200/guides/postman/"
 AUTH = "https://developer.sage.com/200/guides/authenticating/"
@@ -78,13 +79,17 @@ def test_every_entry_is_complete(entry: Guidance) -> None:
         ("guide.network", "docs/network.md"),
         ("guide.config", "docs/configuration.md"),
         ("guide.gateway.limits", "docs/network.md"),
+        ("guide.postman.writes", "docs/postman.md"),
     ],
 )
 def test_each_entry_links_its_page(guidance_id: str, url: str) -> None:
     assert guidance_for(guidance_id).url == url
 
 
-@pytest.mark.parametrize("guidance_id", ["guide.network", "guide.config", "guide.gateway.limits"])
+@pytest.mark.parametrize(
+    "guidance_id",
+    ["guide.network", "guide.config", "guide.gateway.limits", "guide.postman.writes"],
+)
 def test_our_own_docs_exist(guidance_id: str) -> None:
     assert (REPO / guidance_for(guidance_id).url).is_file()
 
@@ -106,6 +111,7 @@ def test_our_own_docs_exist(guidance_id: str) -> None:
         ("guide.auth.reconsent", "developer"),
         ("guide.network", "customer-it"),
         ("guide.config", "developer"),
+        ("guide.postman.writes", "developer"),
     ],
 )
 def test_owners(guidance_id: str, owner: str) -> None:

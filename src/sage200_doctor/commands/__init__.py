@@ -27,6 +27,7 @@ COMMANDS = (
     ("login", "login"),
     ("rotation", "rotation"),
     ("diff", "diff"),
+    ("postman", "postman"),
 )
 """(command, module in sage200_doctor.commands), in the order `--help` lists them."""
 

@@ -7,7 +7,10 @@ Postman would send it, lint it against Sage's Postman article, and turn it into 
     write_env_file(Path("site.env"), settings_from_export(collection, environment=environment),
                    sources=(collection.source, environment.source))
 
-Nothing here sends a request. Every error is a `PostmanError` whose message is safe to print.
+Nothing above sends a request. `sage200-doctor postman` (commands/postman.py) turns the lint
+into a run's result (`results`, `coverage`) and, with `--run`, sends the collection's GET
+requests through the doctor's own session (`send`, `outgoing`, `judge`). Every error is a
+`PostmanError` (a `UsageError`, exit 4) whose message is safe to print.
 """
 
 from __future__ import annotations

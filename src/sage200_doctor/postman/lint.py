@@ -49,6 +49,9 @@ class Finding:
     judgement: Judgement
     scope: Scope
     path: tuple[str, ...] = ()
+    requests: tuple[tuple[str, ...], ...] = ()
+    """The item paths of the requests it concerns: the request itself, the requests that use
+    the auth it is about, or the requests a collection-wide finding was drawn from."""
 
     @property
     def where(self) -> str:
@@ -79,7 +82,7 @@ def lint_collection(
     requests = resolve_requests(collection, environment=environment, globals_=globals_)
     sage = [request for request in requests if is_sage_api(request.url, api_base_url)]
     if not sage:
-        return [_no_api_requests(len(requests))]
+        return [_no_api_requests(requests)]
     scopes = Scopes.of(environment=environment, collection=collection.variables, globals_=globals_)
     edition = (edition or _edition_variable(scopes) or "").strip().lower() or None
     request_paths = {request.path for request in requests}
@@ -109,8 +112,13 @@ def _auth_findings(
             if auth.defined_at in request_paths
             else "folder"
         )
+        users = tuple(
+            other.path
+            for other in requests
+            if other.auth is not None and other.auth.defined_at == auth.defined_at
+        )
         for judgement in lint_auth(auth):
-            yield Finding(judgement, scope, auth.defined_at)
+            yield Finding(judgement, scope, auth.defined_at, users)
 
 
 # --- one request --------------------------------------------------------------------------------
@@ -271,6 +279,7 @@ def _edition_mix(requests: Sequence[ResolvedRequest], edition: str | None) -> It
                 ("faq.errors.404", "guide.config"),
             ),
             "collection",
+            requests=tuple(request.path for request in requests if edition_of(request.url)),
         )
 
 
@@ -282,19 +291,22 @@ def _edition_variable(scopes: Scopes) -> str | None:
     return None
 
 
-def _no_api_requests(count: int) -> Finding:
+def _no_api_requests(requests: Sequence[ResolvedRequest]) -> Finding:
     return Finding(
         Judgement(
             "config.values",
             "warning",
-            f"None of the {count} request(s) goes to the Sage 200 API.",
+            f"None of the {len(requests)} request(s) goes to the Sage 200 API.",
             "Requests to api.columbus.sage.com under /uk/sage200/ or /uk/sage200extra/ are "
             "checked. If the URLs use variables, pass the environment that defines them.",
             ("guide.config",),
         ),
         "collection",
+        requests=tuple(request.path for request in requests),
     )
 
 
 def _at(request: ResolvedRequest, judgements: Sequence[Judgement]) -> list[Finding]:
-    return [Finding(judgement, "request", request.path) for judgement in judgements]
+    return [
+        Finding(judgement, "request", request.path, (request.path,)) for judgement in judgements
+    ]

@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sage200_doctor.errors import UsageError
+
 ScopeKind = Literal["environment", "globals", "collection"]
 
 
-class PostmanError(Exception):
-    """A file that cannot be read as the Postman export it was given as.
+class PostmanError(UsageError):
+    """A file that cannot be read as the Postman export it was given as (or, for `--write-env`,
+    a file that cannot be written). A usage error: the command prints it and exits 4.
 
     The message says what the file looks like instead and what to do; it never contains a value
     from the file (only key names), so it is safe to print as it is.

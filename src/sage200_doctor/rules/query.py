@@ -12,6 +12,7 @@ larger `$top`, and what it does with an unknown `$` option, is not documented: t
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable
 from typing import Final
@@ -19,7 +20,14 @@ from urllib.parse import unquote
 
 from . import Judgement
 
-__all__ = ["KNOWN_OPTIONS", "MAX_TOP", "judge_filter", "judge_query", "judge_rejected"]
+__all__ = [
+    "KNOWN_OPTIONS",
+    "MAX_TOP",
+    "judge_filter",
+    "judge_query",
+    "judge_query_refused",
+    "judge_rejected",
+]
 
 FILTER_CHECK: Final = "customers.filter"
 QUERY_CHECK: Final = "customers.query_conformance"
@@ -55,6 +63,22 @@ def judge_query(params: Iterable[tuple[str, str]]) -> list[Judgement]:
             )
         )
     return judgements
+
+
+def judge_query_refused(
+    status: int | None, said: str, params: Iterable[tuple[str, str]]
+) -> Judgement | None:
+    """A 400 to a request with OData options: the API refused the query (its guide says the
+    body gives the details). `said` is how the answer is described (`status_phrase`). None
+    for any other status, or a request without `$` options."""
+    names = {unquote(name).strip().lower() for name, _ in params}
+    options = sorted(name for name in names if name.startswith("$"))
+    if status != 400 or not options:
+        return None
+    rejected = judge_rejected(f"a query with {', '.join(options)}", said)
+    if "$filter" in names:
+        return dataclasses.replace(rejected, check=FILTER_CHECK)
+    return rejected
 
 
 def judge_filter(expression: str) -> list[Judgement]:
