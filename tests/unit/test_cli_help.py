@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sage200_doctor.commands import COMMANDS, build_parser
+from sage200_doctor.commands import COMMANDS, build_parser, main
 from sage200_doctor.emulator import SCENARIOS
 
 
@@ -113,3 +113,11 @@ def test_without_the_shell_asking_nothing_is_completed() -> None:
         check=True,
     )
     assert completed.stdout.startswith("sage200-doctor ")
+
+
+def test_explain_knows_every_check_a_report_can_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """postman.writes is in Postman reports only, yet `explain` must know it like any other."""
+    assert main(["explain", "postman.writes"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("postman.writes (160): Requests that write are listed, never sent")
+    assert "guide.postman.writes" in out

@@ -184,6 +184,12 @@ def test_data_handles_every_json_like_type() -> None:
         (f"unknown jwt {TOKEN}.", "unknown jwt [redacted:jwt]."),
         ("bearer_scheme_case_sensitive=false", "bearer_scheme_case_sensitive=false"),
         ("the token_type is Bearer", "the token_type is Bearer"),
+        # Words after the scheme are prose (a file or a scenario name), not a credential...
+        ("caution-bearer-no-space-collection.json", "caution-bearer-no-space-collection.json"),
+        ("scenario basic-auth-rejected-by-idp", "scenario basic-auth-rejected-by-idp"),
+        # ...but a token that happens to start with letters is still masked.
+        ("Bearer abcdefghijklmnop1", "Bearer [redacted]"),
+        ("Bearer-abcdefghijklmnopQ", "Bearer[redacted]"),
     ],
 )
 def test_credential_shapes_are_masked_without_being_told(text: str, expected: str) -> None:

@@ -171,3 +171,27 @@ def test_an_internal_error_is_not_reported_as_a_pass() -> None:
     assert "Internal error" in section
     assert "No root cause" not in section
     assert "s2d-verdict-internal-error" in report_html.banner(run)
+
+
+def test_a_passing_capture_is_not_called_a_working_set_up() -> None:
+    run = sample_run(failing=False)
+    run.source = "recorded"
+    html = page.render_page(run, Redactor())
+    assert "Nothing wrong in what the capture shows" in html
+    assert "set-up works" not in html
+    assert "sage200-doctor run --env FILE" in html
+
+
+def test_a_table_of_facts_is_a_table_not_python_text() -> None:
+    rows = [
+        {"item": "Sites <b>", "method": "GET", "status": 200},
+        {"item": "Customers", "method": "GET", "status": None},
+    ]
+    markup = report_html.fact_value(rows)
+    assert "<th>item</th><th>method</th><th>status</th>" in markup
+    assert "<td>Sites &lt;b&gt;</td>" in markup
+    assert "{" not in markup
+    assert "None" not in markup
+    assert report_html.fact_value(["a", 1]) == "a, 1"
+    assert report_html.fact_value({"x": "<y>"}) == "x: &lt;y&gt;"
+    assert report_html.fact_value("<z>") == "&lt;z&gt;"

@@ -101,3 +101,21 @@ def test_supports_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FORCE_COLOR")
     monkeypatch.setenv("TERM", "dumb")
     assert not supports_color(_Tty())
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("live", "PASS: the API set-up works"),
+        ("recorded", "PASS: nothing wrong in what the capture shows"),
+        ("postman", "PASS: nothing wrong in the collection"),
+    ],
+)
+def test_a_pass_says_what_was_examined(source: str, says: str) -> None:
+    """A clean capture or collection is not a working set-up: only a live run may say so."""
+    run = sample_run(failing=False)
+    run.source = source
+    text = render_summary(run)
+    assert text.splitlines()[0].startswith(f"sage200-doctor: {says} (exit 0)")
+    works = "point your integration at the same settings" in text
+    assert works is (source == "live")

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sage200_doctor.commands.options import complete_with
 from sage200_doctor.errors import UsageError
 
+if TYPE_CHECKING:
+    from sage200_doctor.engine.registry import CheckSpec
+
 
 def explainable_ids(**_: object) -> list[str]:
-    from sage200_doctor.engine.registry import all_checks
     from sage200_doctor.guidance import GUIDANCE
 
-    return [*(spec.id for spec in all_checks()), *GUIDANCE]
+    return [*_explainable_checks(), *GUIDANCE]
+
+
+def _explainable_checks() -> dict[str, CheckSpec]:
+    """Every check a report can name: the live ones and postman.writes (Postman diagnoses)."""
+    from sage200_doctor.postman.results import specs_by_id
+
+    return specs_by_id()
 
 
 def add_parser(commands: Any, name: str) -> None:
@@ -51,10 +60,9 @@ def handle_checks(args: argparse.Namespace) -> int:
 
 
 def handle_explain(args: argparse.Namespace) -> int:
-    from sage200_doctor.engine.registry import all_checks
     from sage200_doctor.guidance import GUIDANCE, guidance_for, render_text
 
-    specs = {spec.id: spec for spec in all_checks()}
+    specs = _explainable_checks()
     if args.id in specs:
         spec = specs[args.id]
         print(f"{spec.id} ({spec.order}): {spec.title}\nVerifies: {spec.verifies}")

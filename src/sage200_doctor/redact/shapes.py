@@ -42,6 +42,19 @@ def _by_name(match: re.Match[str]) -> str:
     return f"{match.group('head')}{MASK}{tail}"
 
 
+_WORDS = re.compile(r"[a-z\-_.]+")
+"""Lower-case words joined by `-`, `_` or `.`: prose such as `bearer-no-space.json` or
+`basic-auth-rejected`, not a credential (a token or key of 16+ characters has digits or capitals;
+one that has neither is still masked by value once learned)."""
+
+
+def _after_scheme(match: re.Match[str]) -> str:
+    """Mask the credential after `Bearer`/`Basic`, unless it reads as words."""
+    if _WORDS.fullmatch(match.group(2)):
+        return match.group(0)
+    return f"{match.group(1)}{MASK}"
+
+
 _Replacement = str | Callable[[re.Match[str]], str]
 _SHAPES: tuple[tuple[re.Pattern[str], _Replacement, tuple[str, ...]], ...] = (
     # (pattern, replacement, guard: text one of which it cannot match without, any case)
@@ -67,7 +80,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], _Replacement, tuple[str, ...]], ...] = (
     # The credential after an auth scheme, wherever it appears in prose or a log line.
     (
         re.compile(r"(?i)\b((?:bearer|basic)[\s:=]*)(?!_)([A-Za-z0-9\-_.~+/]{16,}=*)"),
-        rf"\g<1>{MASK}",
+        _after_scheme,
         ("bearer", "basic"),
     ),
     # The user info of a URL (`http://user:password@proxy`), whoever configured it: all of it,

@@ -26,7 +26,6 @@ from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunRes
 from sage200_doctor.redact import Redactor
 from sage200_doctor.report.html_coverage import coverage_section
 from sage200_doctor.report.html_parts import (
-    VERDICT_TEXT,
     also_found_section,
     badge,
     banner,
@@ -38,6 +37,7 @@ from sage200_doctor.report.html_parts import (
     other_findings,
     root_cause_section,
     stylesheet,
+    verdict_text,
 )
 
 TITLE = "sage200-doctor: Sage 200 API diagnosis"
@@ -67,7 +67,7 @@ SCRIPT = """
 def render_page(result: RunResult, redactor: Redactor) -> str:
     """The whole page for one run."""
     run = redacted(result, redactor)
-    word, sentence = VERDICT_TEXT[run.verdict.value]
+    word, sentence = verdict_text(run)
     body = "".join(
         (
             f'<h1 class="s2d-page-title">{escape(TITLE)}</h1>',

@@ -18,7 +18,7 @@ from sage200_doctor.engine.results import CheckResult, Exchange, Outcome, RunRes
 from sage200_doctor.guidance import OWNER_LABELS, Guidance, guidance_for
 from sage200_doctor.redact import neutralise_controls
 from sage200_doctor.report.coverage import shown_facts
-from sage200_doctor.report.next_step import next_step
+from sage200_doctor.report.next_step import next_step, pass_words
 
 VERDICT_TEXT = {
     "pass": ("PASS", "The Sage 200 API set-up works"),
@@ -29,6 +29,14 @@ VERDICT_TEXT = {
     "interrupted": ("STOPPED", "The run was stopped before the diagnosis was complete"),
 }
 NOT_RUN = (Outcome.BLOCKED, Outcome.SKIPPED, Outcome.INTERRUPTED)
+
+
+def verdict_text(result: RunResult) -> tuple[str, str]:
+    """The verdict's word and sentence; a pass says what was examined (a site, a capture...)."""
+    word, sentence = VERDICT_TEXT[result.verdict.value]
+    if result.verdict.value == "pass":
+        sentence = pass_words(result)[0].capitalize()
+    return word, sentence
 
 
 def escape(value: object) -> str:
@@ -97,7 +105,7 @@ def counts_line(result: RunResult) -> str:
 
 def banner(result: RunResult) -> str:
     verdict = result.verdict.value
-    word, sentence = VERDICT_TEXT[verdict]
+    word, sentence = verdict_text(result)
     env = result.environment
     meta = [
         f"{len(result.checks)} checks in {result.duration_s:.2f} s",
@@ -198,8 +206,8 @@ def pass_section(result: RunResult) -> str:
         '<section class="s2d-card s2d-ok" id="s2d-root-cause">'
         '<p class="s2d-kicker">No root cause · every blocking check passed</p>'
         f"<h3>All {len(result.checks)} checks passed or did not apply.</h3>"
-        '<div class="s2d-next"><span>Next step</span> The set-up works: point your integration '
-        "at the same settings (edition, base URL, client, X-Site and X-Company).</div></section>"
+        f'<div class="s2d-next"><span>Next step</span> {escape(pass_words(result)[1])}</div>'
+        "</section>"
     )
 
 
@@ -245,14 +253,41 @@ def _finding_item(check: CheckResult) -> str:
 
 def facts_table(facts: dict[str, Any]) -> str:
     rows = "".join(
-        f"<tr><th>{escape(name)}</th><td>{escape(value)}</td></tr>" for name, value in facts.items()
+        f"<tr><th>{escape(name)}</th><td>{fact_value(value)}</td></tr>"
+        for name, value in facts.items()
     )
     return f'<table class="s2d-facts">{rows}</table>'
 
 
+def fact_value(value: object) -> str:
+    """A fact as markup: rows of a table (a list of mappings, such as the requests a Postman
+    collection sent) as a table, a list as its items, a mapping as name: value lines."""
+    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+        columns = list(dict.fromkeys(name for row in value for name in row))
+        head = "".join(f"<th>{escape(name)}</th>" for name in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(row.get(name))}</td>" for name in columns) + "</tr>"
+            for row in value
+        )
+        return (
+            f'<table class="s2d-facts s2d-fact-rows"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+    if isinstance(value, list | tuple):
+        return escape(", ".join(_cell(item, escaped=False) for item in value))
+    if isinstance(value, dict):
+        return "<br>".join(f"{escape(name)}: {_cell(item)}" for name, item in value.items())
+    return escape(value)
+
+
+def _cell(value: object, *, escaped: bool = True) -> str:
+    text = "" if value is None else str(value)
+    return escape(text) if escaped else text
+
+
 def capabilities_section(result: RunResult) -> str:
     rows = "".join(
-        f"<tr><td>{check_link(c.id)}</td><th>{escape(name)}</th><td>{escape(value)}</td></tr>"
+        f"<tr><td>{check_link(c.id)}</td><th>{escape(name)}</th><td>{fact_value(value)}</td></tr>"
         for c in result.checks
         for name, value in shown_facts(c.id, c.facts).items()
     )

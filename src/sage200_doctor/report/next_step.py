@@ -11,10 +11,29 @@ from __future__ import annotations
 
 import re
 
-from sage200_doctor.engine.results import CheckResult
+from sage200_doctor.engine.results import CheckResult, RunResult
 from sage200_doctor.guidance import guidance_for
 
 NETWORK = "guide.network"
+# A pass means what was examined: a whole live set-up, or only what a capture or a collection
+# shows. The words say which, so a clean capture is never read as "the set-up works".
+PASS_WORDS = {
+    "live": (
+        "the API set-up works",
+        "The set-up works: point your integration at the same settings (edition, base URL, "
+        "client, X-Site and X-Company).",
+    ),
+    "recorded": (
+        "nothing wrong in what the capture shows",
+        "Nothing the capture holds explains a failure. To check the whole set-up, run "
+        "sage200-doctor run --env FILE against the site.",
+    ),
+    "postman": (
+        "nothing wrong in the collection",
+        "Nothing in the collection explains a failure. To check the whole set-up, write its "
+        "settings with --write-env FILE and run sage200-doctor run --env FILE.",
+    ),
+}
 FALLBACK = "Fix this check's finding, then run sage200-doctor again."
 _KIND = re.compile(r"^kind: ([a-z-]+)\s*$", re.MULTILINE)
 _TLS_CA = (
@@ -72,3 +91,8 @@ def next_step(check: CheckResult) -> str:
         if step:
             return step
     return FALLBACK
+
+
+def pass_words(result: RunResult) -> tuple[str, str]:
+    """What a pass verdict says, and the next step after it, for what the run examined."""
+    return PASS_WORDS.get(result.source, PASS_WORDS["live"])

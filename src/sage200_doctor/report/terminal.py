@@ -18,7 +18,7 @@ from sage200_doctor.engine.results import CheckResult, Outcome, RunResult
 from sage200_doctor.guidance import guidance_for
 from sage200_doctor.redact import neutralise_controls
 from sage200_doctor.report.coverage import matrix_in, terminal_lines
-from sage200_doctor.report.next_step import step_for
+from sage200_doctor.report.next_step import pass_words, step_for
 
 # outcome: (symbol when coloured, word when plain, ANSI colour)
 MARKS = {
@@ -160,9 +160,8 @@ def _counts(result: RunResult) -> str:
 def _head(result: RunResult, color: bool) -> str:
     verdict = result.verdict.value
     code = "1;32" if verdict == "pass" else "1;31"
-    return _paint(
-        f"sage200-doctor: {VERDICT_WORDS[verdict]} (exit {result.exit_code})", code, color
-    )
+    words = f"PASS: {pass_words(result)[0]}" if verdict == "pass" else VERDICT_WORDS[verdict]
+    return _paint(f"sage200-doctor: {words} (exit {result.exit_code})", code, color)
 
 
 def _quiet(result: RunResult, color: bool) -> str:
@@ -213,7 +212,7 @@ def render_summary(
             lines += _guidance_lines(check, "    ")
     lines += baseline_lines(result.baseline)
     if result.verdict.value == "pass":
-        lines.append("\nNext step: the set-up works; point your integration at the same settings.")
+        lines.append(f"\nNext step: {pass_words(result)[1]}")
     return "\n".join(lines)
 
 
