@@ -192,6 +192,9 @@ def test_sigterm_while_the_grant_is_in_flight_still_saves_the_rotated_token(
         assert process.returncode == 143, stdout + stderr
         report = json.loads((tmp_path / "reports" / "report.json").read_text())
         assert report["verdict"] == "interrupted"
+        refresh = next(c for c in report["checks"] if c["id"] == "token.refresh")
+        # Stopped or not before its result, the check says where the new token went.
+        assert f"the new one was saved to {env_file}" in refresh["summary"], refresh
         saved = token_in(env_file)
         assert saved != original
         assert saved not in stdout + stderr + json.dumps(report)

@@ -3,6 +3,7 @@ once, and a refresh token this process already rotated away is never presented a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -11,8 +12,9 @@ import pytest
 
 from sage200_doctor.config.settings import load_settings
 from sage200_doctor.config.shared_credentials import SharedCredentials, credential_key
-from sage200_doctor.engine.results import CheckResult
+from sage200_doctor.engine.results import CheckResult, Interruption
 from sage200_doctor.engine.run import DiagnosticRun, RunOptions
+from sage200_doctor.errors import ExitCode
 from sage200_doctor.http.oauth import TokenGrant
 
 FIRST = "first-refresh-token-0123456789abcdef"
@@ -119,3 +121,41 @@ def test_a_rotated_token_saved_nowhere_fails_the_check_and_is_not_an_internal_er
     assert "could not be saved anywhere" in result.summary
     assert "guide.auth.reconsent" in result.guidance_ids
     assert FIRST not in result.summary + result.details
+
+
+def test_a_stop_during_the_grant_still_says_where_the_rotated_token_went(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM lands while the grant is in flight and `finish` is already waiting (as under
+    pytest-timeout): the run waits for the answer and saves the token, then seals before
+    token.refresh records its result (the check is made slow after its critical section). The
+    interrupted result still names the file the token went to."""
+    identity = RotatingIdentity()
+    environ = {
+        "SAGE200_TOKEN_URL": TOKEN_URL,
+        "SAGE200_CLIENT_ID": "client-1",
+        "SAGE200_CLIENT_SECRET": "client-secret-0123456789",
+        "SAGE200_REFRESH_TOKEN": FIRST,
+    }
+    loaded = load_settings(None, environ=environ, default_env_file=Path("/nonexistent"))
+    run: DiagnosticRun
+
+    def stopped_in_flight(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            run.interrupt(Interruption("SIGTERM", ExitCode.TERMINATED))
+            time.sleep(0.3)  # the answer comes after the stop: the run must wait for it
+        return identity(request)
+
+    def still_busy(*_: object) -> None:
+        time.sleep(1.0)  # the seal comes first: the stop was waiting for the critical section
+
+    monkeypatch.setattr("sage200_doctor.checks.token._adopt", still_busy)
+    options = RunOptions(only=("token.refresh",), transport=httpx.MockTransport(stopped_in_flight))
+    run = DiagnosticRun(loaded, options)
+    run.start()
+    result = run.finish().check("token.refresh")
+    assert result.outcome.value == "interrupted", result.summary
+    saved = list((Path.home() / ".sage200-doctor").glob("rotated-*.env"))
+    assert len(saved) == 1, (result.summary, identity.presented)
+    assert identity.current in saved[0].read_text()
+    assert f"saved to {saved[0]}" in result.summary

@@ -154,6 +154,8 @@ def _grant_once(
                 held=held.presenting(presented),
                 save_rotated=run.save_rotated,
             )
+            if run.rotation is not None:  # said even if the run is stopped before the result
+                run.said_if_stopped["token.refresh"] = run.rotation.note
             run.learn_secret("access_token", result.access_token)
             run.learn_secret("refresh_token", result.refresh_token)
             if shared is not None:

@@ -64,6 +64,9 @@ class Diagnosis:
         self.customers: list[dict[str, Any]] | None = None
         self.rotation: RotationRecord | None = None
         self.shared_credentials: SharedCredentials[TokenGrant] | None = None
+        self.said_if_stopped: dict[str, str] = {}
+        """What a check must still say when the run is stopped before its result (where a
+        rotated refresh token went): shown on its `interrupted` result."""
         """Set by a fleet: refresh grants its environments share (one refresh per credential)."""
         self.seen_bodies: list[tuple[str, str, Any]] = []
         """(shape name, url, parsed body) of answers api.schema validates."""

@@ -230,9 +230,13 @@ class DiagnosticRun:
     def wait(self) -> None:
         """Wait until every check has run or the run is stopped (a started run only)."""
         with self._changed:
-            while self._began and not (self._finished or self.control.stopped):
+            while self._under_way() and not (self._finished or self.control.stopped):
                 self._changed.wait(0.05)
                 self._enforce_check_budget()
+
+    def _under_way(self) -> bool:
+        """Started here (its thread may not have begun yet) or elsewhere (a fleet's pool)."""
+        return self._began or self._thread is not None
 
     def _settled(self, check_id: str) -> bool:
         return check_id in self._results or self._finished or self.control.stopped
@@ -269,11 +273,11 @@ class DiagnosticRun:
             return self._result
 
     def _seal(self) -> RunResult:
-        if self.control.stopped:
+        if not self.control.stopped:
+            self.wait()
+        if self.control.stopped:  # before or while waiting: a grant in flight is still saved
             grace = request_deadline(self.loaded.settings.timeout_s) + CRITICAL_GRACE_S
             self.control.wait_for_critical(grace)
-        else:
-            self.wait()
         with self._changed:
             self._sealed = True
             results = dict(self._results)
@@ -305,12 +309,14 @@ class DiagnosticRun:
     def _not_run(self, spec: CheckSpec) -> CheckResult:
         interruption = self.control.interruption
         reason = interruption.reason if interruption else "the run ended before it"
+        said = self.diagnosis.said_if_stopped.get(spec.id)
         return CheckResult(
             id=spec.id,
             order=spec.order,
             title=spec.title,
             outcome=Outcome.INTERRUPTED,
-            summary=f"Not diagnosed: the run was stopped ({reason}).",
+            summary=f"Not diagnosed: the run was stopped ({reason})."
+            + (f" {said}" if said else ""),
         )
 
     def environment(self) -> dict[str, Any]:
