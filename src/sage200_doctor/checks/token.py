@@ -207,7 +207,11 @@ def _verify_signature(run: Diagnosis, token: TokenFacts) -> None:
     if not (answer.ok and isinstance(answer.json, dict)):
         run.facts["signature"] = f"not verified (JWKS: {status_phrase(answer)})"
         return
-    problem = oauth.verify_signature(token.access_token.reveal(), answer.json)
+    try:
+        problem = oauth.verify_signature(token.access_token.reveal(), answer.json)
+    except oauth.UnreadableKeys as unreadable:
+        run.facts["signature"] = f"not verified ({unreadable})"
+        return
     if problem:
         fail(
             "The token was not signed by the configured identity server.",

@@ -321,14 +321,25 @@ class Session:
         answer = Answer(url=url, redactor=self._redactor)
         try:
             client = self._client_for_run()
+        except CLIENT_BUILD_ERRORS as error:
+            answer.problem = client_problem(error)
+            return answer
+        try:
             with client.stream(method, url, headers=dict(headers), data=form) as response:
                 answer.status = response.status_code
                 answer.headers = {k.lower(): v for k, v in response.headers.items()}
                 answer.text, answer.truncated = _read_capped(response)
         except httpx.HTTPError as error:
-            answer.problem = classify(error, host_of(url), proxy=proxy_for(url))
+            answer.problem = classify(error, host_of(url), proxy=_proxy(url))
+        except httpx.InvalidURL:
+            # A URL from a server's answer (a discovery document's jwks_uri) that no request
+            # can go to; never quoted (it may carry user:password).
+            answer.problem = NetworkProblem(
+                "invalid-url",
+                f"The URL on {host_of(url)} is not well-formed, so it was not requested.",
+            )
         except (ValueError, ssl.SSLError, OSError) as error:
-            # Malformed URLs, a client that could not be built, socket errors httpx left as is.
+            # A header value that cannot be sent (not ASCII), socket errors httpx left as is.
             answer.problem = NetworkProblem(
                 "other", f"The request could not be sent: {type(error).__name__}."
             )
@@ -386,6 +397,36 @@ class Session:
             if length > EXCERPT_CHARS:
                 break
         return "[" + ", ".join(parts) + "]"
+
+
+CLIENT_BUILD_ERRORS = (httpx.InvalidURL, ValueError, TypeError, ImportError, ssl.SSLError, OSError)
+"""What building the client can raise: a proxy variable httpx refuses (malformed, an unknown
+scheme), a SOCKS proxy without socksio installed, a CA bundle that breaks when it is loaded."""
+
+
+def client_problem(error: BaseException) -> NetworkProblem:
+    """Why no request could be sent at all, in words that point at the setting to fix. The
+    exception's own text is never quoted: it may hold a proxy URL with its password."""
+    if isinstance(error, ImportError):
+        reason = (
+            "a SOCKS proxy is configured (HTTPS_PROXY / ALL_PROXY) but the socksio package is "
+            "not installed; use an http:// proxy, or pip install 'httpx[socks]'"
+        )
+    elif isinstance(error, ssl.SSLError | OSError):
+        reason = f"the CA bundle (SAGE200_CA_BUNDLE) could not be loaded ({type(error).__name__})"
+    else:
+        reason = (
+            "a proxy variable (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY) is not a URL an HTTP client "
+            f"can use ({type(error).__name__})"
+        )
+    return NetworkProblem("client", f"No request could be sent: {reason}.")
+
+
+def _proxy(url: str) -> str | None:
+    try:
+        return proxy_for(url)
+    except ValueError:
+        return None
 
 
 def _deadline_answer(url: str, deadline_s: float) -> Answer:

@@ -27,6 +27,8 @@ def judge_token_error(error: oauth.TokenError) -> Judgement:
     said = f"HTTP {error.status}" + (f" {error.error}" if error.error else "")
     if error.description:
         said += f": {error.description}"
+    if error.unusable is not None:
+        return judge_unusable_grant(error.unusable)
     if error.error == "invalid_grant":
         return Judgement(
             check,
@@ -69,6 +71,27 @@ def judge_token_error(error: oauth.TokenError) -> Judgement:
         )
     return Judgement(
         check, "failed", f"The token endpoint refused the refresh ({said}).", "", CREDENTIALS
+    )
+
+
+def judge_unusable_grant(which: str) -> Judgement:
+    """A 200 whose access or refresh token is no token (RFC 6749: printable ASCII only)."""
+    rotated = (
+        " If Sage ID rotates refresh tokens, the configured one may have been used up by this "
+        "request: if the next run is refused with invalid_grant, sign in again (sage200-doctor "
+        "login)."
+        if which == "refresh_token"
+        else ""
+    )
+    return Judgement(
+        "token.refresh",
+        "failed",
+        f"The token endpoint answered HTTP 200 with a {which} that is not a token: it holds "
+        "characters no OAuth token may have (only printable ASCII is allowed).",
+        "Nothing from this answer was used or saved, and the configured refresh token was left "
+        f"as it is.{rotated} Something between sage200-doctor and Sage ID (a proxy rewriting "
+        "answers) or a wrong SAGE200_TOKEN_URL is the usual cause.",
+        ("guide.network", *CREDENTIALS),
     )
 
 
