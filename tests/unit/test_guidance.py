@@ -34,8 +34,9 @@ CONTRACT_IDS = (
     "guide.network",
     "guide.config",
 )
-ADDED_IDS = ("guide.gateway.limits",)
-"""Added to the contract's list (CHANGELOG): gateway limits are not the user's role."""
+ADDED_IDS = ("guide.gateway.limits", "guide.clock")
+"""Added to the contract's list (CHANGELOG): gateway limits are not the user's role; a wrong
+clock is not an expired token."""
 FAQ = "https://developer.sage.com/200/guides/api_faq/"
 POSTMAN = "https://developer.sage.com/200/guides/postman/"
 AUTH = "https://developer.sage.com/200/guides/authenticating/"
@@ -78,13 +79,16 @@ def test_every_entry_is_complete(entry: Guidance) -> None:
         ("guide.network", "docs/network.md"),
         ("guide.config", "docs/configuration.md"),
         ("guide.gateway.limits", "docs/network.md"),
+        ("guide.clock", "docs/hostile-world.md"),
     ],
 )
 def test_each_entry_links_its_page(guidance_id: str, url: str) -> None:
     assert guidance_for(guidance_id).url == url
 
 
-@pytest.mark.parametrize("guidance_id", ["guide.network", "guide.config", "guide.gateway.limits"])
+@pytest.mark.parametrize(
+    "guidance_id", ["guide.network", "guide.config", "guide.gateway.limits", "guide.clock"]
+)
 def test_our_own_docs_exist(guidance_id: str) -> None:
     assert (REPO / guidance_for(guidance_id).url).is_file()
 
@@ -106,6 +110,7 @@ def test_our_own_docs_exist(guidance_id: str) -> None:
         ("guide.auth.reconsent", "developer"),
         ("guide.network", "customer-it"),
         ("guide.config", "developer"),
+        ("guide.clock", "customer-it"),
     ],
 )
 def test_owners(guidance_id: str, owner: str) -> None:

@@ -6,7 +6,12 @@ from urllib.parse import urlsplit
 
 from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail
+from sage200_doctor.http.sage import denial, status_phrase
 from sage200_doctor.http.session import Answer
+
+UNSERVED_PATH = "/uk/sage200-doctor-no-such-api/"
+"""A path no API is published on: API Management answers it itself (its JSON 404 "Resource
+not found"), whatever state the site behind it is in."""
 
 
 def _origin(url: str) -> str:
@@ -67,4 +72,31 @@ def check_identity_host_is_reachable(run: Diagnosis) -> str:
 def check_api_host_is_reachable(run: Diagnosis) -> str:
     url = run.settings.api_base_url.strip()
     answer = run.session.request("GET", url)
-    return _reachable(answer, f"The API gateway {urlsplit(url).netloc}")
+    host = urlsplit(url).netloc
+    summary = _reachable(answer, f"The API gateway {host}")
+    if not _from_something_in_between(answer):
+        return summary
+    # A 5xx nobody signed: a proxy's page, or the gateway's own answer for a site it cannot
+    # reach (the Native API tunnel down). Only the gateway answers a path no API serves as
+    # API Management does; whatever answers that instead stands in front of the gateway.
+    probe = run.session.request("GET", _origin(url) + UNSERVED_PATH)
+    if probe.problem is not None or denial(probe).layer == "unknown":
+        fail(
+            f"The API gateway {host} was not reached: something in between answered "
+            f"({status_phrase(answer)}).",
+            detail="Neither API Management (statusCode/message JSON) nor the Sage 200 API "
+            f"(Message) wrote that answer, and {UNSERVED_PATH}, which API Management answers "
+            f"itself, got {status_phrase(probe)}: a proxy, firewall, VPN or load balancer in "
+            "front of the gateway answers instead of it. Check HTTPS_PROXY / NO_PROXY and ask "
+            "whoever runs the proxy (docs/network.md).",
+        )
+    return (
+        f"The API gateway {host} answered over a trusted connection; the API root's "
+        f"{status_phrase(answer)} came from behind the gateway, which answers for itself "
+        f"({status_phrase(probe)} for a path no API serves)."
+    )
+
+
+def _from_something_in_between(answer: Answer) -> bool:
+    """A server-side failure with a body neither API Management nor the Web API wrote."""
+    return answer.status is not None and answer.status >= 500 and denial(answer).layer == "unknown"

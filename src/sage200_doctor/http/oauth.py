@@ -181,12 +181,19 @@ def expected_issuer(token_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
+CLOCK_SKEW_KEY = "__clock_skew_s__"
+"""Set in a token's claims when the API's clock is known to differ from this machine's (this
+machine minus the API, in seconds): `seconds_left` then counts by the API's clock."""
+
+
 def seconds_left(claims: dict[str, Any], *, now: float | None = None) -> float | None:
-    """Seconds until `exp` by this machine's clock (or `now`); None when `exp` is no time."""
+    """Seconds until `exp` by this machine's clock (or `now`), corrected by a known skew from
+    the API's clock; None when `exp` is no time."""
     exp = seconds_value(claims.get("exp"))
     if exp is None:
         return None
-    return exp - (time.time() if now is None else now)
+    skew = seconds_value(claims.get(CLOCK_SKEW_KEY)) or 0.0
+    return exp - ((time.time() if now is None else now) - skew)
 
 
 def audiences(claims: dict[str, Any]) -> list[str]:
