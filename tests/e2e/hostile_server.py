@@ -72,6 +72,8 @@ class Reply:
     body: object
     """Serialised as JSON unless it is a str (sent as it is, with `content_type`)."""
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    """More headers (Retry-After, Date, Location …), sent as they are."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = raw.encode("utf-8", "surrogateescape")
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
