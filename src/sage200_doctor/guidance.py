@@ -421,6 +421,30 @@ _ENTRIES: Final = (
         source="sage200-doctor docs: Network, proxies and gateway limits",
     ),
     Guidance(
+        id="guide.clock",
+        title="This machine's clock is wrong",
+        meaning=(
+            "Sage ID and the API judge tokens by Sage's clocks. This machine's clock is off by"
+            " more than a minute, so a token that Sage still accepts looks expired here (or one"
+            " that has just been issued looks not yet valid). The token is not the problem."
+        ),
+        causes=(
+            "Time synchronisation is switched off or cannot reach its time server (NTP is"
+            " blocked by a firewall, or w32time is stopped on Windows).",
+            "A virtual machine or container restored from a snapshot kept the snapshot's time.",
+            "The time zone was changed by hand instead of the clock being set right.",
+        ),
+        steps=(
+            "Compare this machine's time with the API's Date header quoted in the finding.",
+            "Switch on time synchronisation (timedatectl set-ntp true on Linux; w32tm /resync"
+            " on Windows) and allow it through the firewall.",
+            "Run sage200-doctor again: the warning goes once the clocks agree.",
+        ),
+        owner="customer-it",
+        url="docs/hostile-world.md",
+        source="sage200-doctor docs: When the servers answer badly (the machine's clock)",
+    ),
+    Guidance(
         id="guide.config",
         title="The sage200-doctor configuration needs attention",
         meaning=(

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
 from urllib.parse import parse_qsl
 
 AUDIENCE = "s200ukipd/sage200"
@@ -54,6 +55,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
     @property
     def form(self) -> dict[str, str]:
@@ -70,9 +72,40 @@ class Reply:
     body: object
     """Serialised as JSON unless it is a str (sent as it is, with `content_type`)."""
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    """More headers (Retry-After, Date, Location …), sent as they are."""
 
 
-Route = Callable[[Request], Reply | None]
+@dataclass(frozen=True)
+class Trickle:
+    """An answer that never finishes: one byte every `interval_s` (never silent long enough for
+    a read timeout) of the status line and headers (`headers`), of a body promised by its
+    Content-Length (`body`), or of one-byte chunks (`chunked`), until the client leaves."""
+
+    part: Literal["headers", "body", "chunked"]
+    interval_s: float = 0.25
+
+    def send(self, write: Callable[[bytes], None]) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        if self.part == "headers":
+            self._drip(write, head * 10_000)
+        elif self.part == "body":
+            write(head + b"Content-Length: 100000\r\n\r\n[")
+            self._drip(write, b" " * 100_000)
+        else:
+            write(head + b"Transfer-Encoding: chunked\r\n\r\n")
+            self._drip(write, b"1\r\n \r\n" * 100_000, size=6)
+
+    def _drip(self, write: Callable[[bytes], None], data: bytes, size: int = 1) -> None:
+        for start in range(0, len(data), size):
+            time.sleep(self.interval_s)
+            try:
+                write(data[start : start + size])
+            except OSError:  # the client gave up: the point
+                return
+
+
+Route = Callable[[Request], "Reply | Trickle | None"]
 """Answers a request, or returns None to leave it to the healthy default."""
 
 
@@ -125,7 +158,7 @@ class HostileServer:
             return Reply(200, [CUSTOMER] if "/customers/" not in request.path else CUSTOMER)
         return Reply(404, {"Message": "No HTTP resource was found"})
 
-    def answer(self, request: Request) -> Reply:
+    def answer(self, request: Request) -> Reply | Trickle:
         self.seen.append(request)
         route = self.routes.get(request.route)
         return (route(request) if route else None) or self.default(request)
@@ -166,15 +199,26 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         headers = {name.lower(): value for name, value in self.headers.items()}
         body = self.rfile.read(length) if length else b""
-        request = Request(hostile.base, self.command, route_of(path), path, headers, body)
+        query = self.path.partition("?")[2]
+        request = Request(hostile.base, self.command, route_of(path), path, headers, body, query)
         reply = hostile.answer(request)
+        if isinstance(reply, Trickle):
+            self.close_connection = True
+            reply.send(self._write_now)
+            return
         raw = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
         data = raw.encode("utf-8", "surrogateescape")
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _write_now(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
 
     do_GET = do_POST = _handle
 

@@ -50,10 +50,13 @@ SAYS: dict[str, tuple[str, ...]] = {
     "status-503": ("HTTP 503",),
     "status-504": ("HTTP 504",),
     "rate-limit-forever": ("HTTP 429",),
+    "quota-exceeded": ("HTTP 403",),
     "reset-mid-body": ("closed in the middle of the answer",),
     "slow": ("did not answer in time",),
+    "trickle": ("was still answering",),
 }
-NO_ANSWER = {"reset-mid-body", "slow"}
+NO_ANSWER = {"reset-mid-body", "slow", "trickle"}
+GATEWAY_LIMITS = {"rate-limit-forever", "quota-exceeded"}
 
 
 def config_with(*rules: FaultRule, **settings: object) -> EmulatorConfig:
@@ -88,8 +91,10 @@ def expected_root(kind: str, target: str) -> tuple[int, str]:
         # The discovery document is the identity face's first request; any answer proves reach.
         return (3, "network.identity") if kind in NO_ANSWER else (1, "token.refresh")
     if target == "sites":
-        # The gateway check is the first to ask for sites (without a token, on purpose).
-        return (1, "gateway.subscription_key") if kind in NO_ANSWER else (1, "sites.list")
+        # The gateway check is the first to ask for sites (without a token, on purpose); a
+        # gateway limit there is its finding too (the allowance, not the key or the role).
+        first = kind in NO_ANSWER or kind in GATEWAY_LIMITS
+        return (1, "gateway.subscription_key") if first else (1, "sites.list")
     return 1, "customers.list"
 
 
@@ -108,7 +113,7 @@ def test_a_bad_answer_is_one_clear_finding(kind: str, target: str, tmp_path: Pat
     assert check_id in run.stdout  # the terminal names it too
 
 
-@pytest.mark.parametrize("kind", ["reset-mid-body", "slow"])
+@pytest.mark.parametrize("kind", ["reset-mid-body", "slow", "trickle"])
 def test_no_answer_from_the_api_host_means_unreachable(kind: str, tmp_path: Path) -> None:
     run = run_against(config_with(FaultRule(kind=kind, face="api")), tmp_path)
     assert run.code == 3, run.stdout

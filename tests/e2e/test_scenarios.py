@@ -35,6 +35,13 @@ EXPECTED: dict[str, tuple[int, str, str | None, tuple[str, ...]]] = {
     "site-not-listed": (1, "fail", "sites.selection", ("faq.postman.site-company",)),
     "company-not-listed": (1, "fail", "sites.selection", ("faq.postman.site-company",)),
     "customers-forbidden": (1, "fail", "customers.list", ("faq.errors.403",)),
+    # API Management's own limits: the subscription's allowance, not the user's role
+    "gateway-rate-limit": (1, "fail", "gateway.subscription_key", ("guide.gateway.limits",)),
+    "gateway-quota": (1, "fail", "gateway.subscription_key", ("guide.gateway.limits",)),
+    "customers-quota": (1, "fail", "customers.list", ("guide.gateway.limits",)),
+    "proxy-error-page": (3, "unreachable", "network.api", ("guide.network",)),
+    # a wrong clock is a warning about the clock, not an expired token
+    "clock-ahead": (0, "pass", None, ()),
     # other modules: with no SAGE200_RESOURCES list, api.resources reports them (warning at most)
     "modules-denied": (0, "pass", None, ()),
     "old-professional-site": (0, "pass", None, ()),

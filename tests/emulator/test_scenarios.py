@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable
 
@@ -289,6 +290,54 @@ def check_rate_limited(client: httpx.Client, env: Env, emulator: RunningEmulator
     }
 
 
+QUOTA = {
+    "statusCode": 403,
+    "message": "Out of call volume quota. Quota will be replenished in 01:00:00.",
+}
+
+
+def check_gateway_rate_limit(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert client.get(env["SAGE200_API_BASE_URL"]).status_code == 401  # the root: not limited
+    for path in ("sites", "customers"):
+        response = api(client, env, path)
+        assert (response.status_code, response.headers["retry-after"]) == (429, "1")
+        assert response.json() == {
+            "statusCode": 429,
+            "message": "Rate limit is exceeded. Try again in 1 seconds.",
+        }
+
+
+def check_gateway_quota(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    for path in ("sites", "customers", "sop_orders"):
+        response = api(client, env, path)
+        assert (response.status_code, response.json()) == (403, QUOTA)
+        assert response.headers["retry-after"] == "3600"
+
+
+def check_customers_quota(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    assert api(client, env, "sites").status_code == 200
+    response = api(client, env, "customers")
+    assert (response.status_code, response.json()) == (403, QUOTA)
+
+
+def check_proxy_error_page(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    for url in (env["SAGE200_API_BASE_URL"], f"{emulator.base_url}/uk/anything-at-all"):
+        response = client.get(url)
+        assert response.status_code == 502
+        assert response.headers["content-type"].startswith("text/html")
+    assert refresh(client, env).status_code == 200  # the identity host is not behind it
+
+
+def check_clock_ahead(client: httpx.Client, env: Env, emulator: RunningEmulator) -> None:
+    token = access_token(client, env)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] < time.time()  # expired by this machine's clock ...
+    response = api(client, env, "sites", authorization=f"Bearer {token}")
+    assert response.status_code == 200  # ... accepted by the API's
+    dated = email.utils.parsedate_to_datetime(response.headers["date"]).timestamp()
+    assert 7000 < time.time() - dated < 7400
+
+
 def _ids(client: httpx.Client, env: Env, **params: str) -> list[int]:
     response = api(client, env, "customers", **params)
     assert response.status_code == 200, response.text
@@ -365,6 +414,11 @@ CHECKS: dict[str, Callable[[httpx.Client, Env, RunningEmulator], None]] = {
     "schema-drift": check_schema_drift,
     "tunnel-down": check_tunnel_down,
     "rate-limited": check_rate_limited,
+    "gateway-rate-limit": check_gateway_rate_limit,
+    "gateway-quota": check_gateway_quota,
+    "customers-quota": check_customers_quota,
+    "proxy-error-page": check_proxy_error_page,
+    "clock-ahead": check_clock_ahead,
     "filter-case-sensitive": check_filter_case_sensitive,
     "top-capped-at-100": check_top_capped_at_100,
     "skip-without-orderby-allowed": check_skip_without_orderby_allowed,

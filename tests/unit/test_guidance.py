@@ -34,9 +34,9 @@ CONTRACT_IDS = (
     "guide.network",
     "guide.config",
 )
-ADDED_IDS = ("guide.gateway.limits", "guide.postman.writes")
+ADDED_IDS = ("guide.gateway.limits", "guide.postman.writes", "guide.clock")
 """Added to the contract's list (CHANGELOG): gateway limits are not the user's role; a Postman
-request that writes is listed, never sent."""
+request that writes is listed, never sent; a wrong clock is not an expired token."""
 FAQ = "https://developer.sage.com/200/guides/api_faq/"
 POSTMAN = "https://developer.sage.com/200/guides/postman/"
 AUTH = "https://developer.sage.com/200/guides/authenticating/"
@@ -80,6 +80,7 @@ def test_every_entry_is_complete(entry: Guidance) -> None:
         ("guide.config", "docs/configuration.md"),
         ("guide.gateway.limits", "docs/network.md"),
         ("guide.postman.writes", "docs/postman.md"),
+        ("guide.clock", "docs/hostile-world.md"),
     ],
 )
 def test_each_entry_links_its_page(guidance_id: str, url: str) -> None:
@@ -88,7 +89,13 @@ def test_each_entry_links_its_page(guidance_id: str, url: str) -> None:
 
 @pytest.mark.parametrize(
     "guidance_id",
-    ["guide.network", "guide.config", "guide.gateway.limits", "guide.postman.writes"],
+    [
+        "guide.network",
+        "guide.config",
+        "guide.gateway.limits",
+        "guide.postman.writes",
+        "guide.clock",
+    ],
 )
 def test_our_own_docs_exist(guidance_id: str) -> None:
     assert (REPO / guidance_for(guidance_id).url).is_file()
@@ -112,6 +119,7 @@ def test_our_own_docs_exist(guidance_id: str) -> None:
         ("guide.network", "customer-it"),
         ("guide.config", "developer"),
         ("guide.postman.writes", "developer"),
+        ("guide.clock", "customer-it"),
     ],
 )
 def test_owners(guidance_id: str, owner: str) -> None:

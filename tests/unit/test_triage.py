@@ -472,7 +472,7 @@ def test_a_rejected_query_within_the_sample_is_a_fact(tmp_path: Path) -> None:
 # --- limits, other modules, shapes, reachability -----------------------------------------------------
 
 
-def test_a_rate_limit_answered_on_retry_is_a_fact_and_one_never_answered_fails(
+def test_a_rate_limit_answered_on_retry_is_a_fact_and_one_never_answered_fails_its_layer(
     tmp_path: Path,
 ) -> None:
     limited = {"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."}
@@ -481,9 +481,18 @@ def test_a_rate_limit_answered_on_retry_is_a_fact_and_one_never_answered_fails(
     assert sites.outcome is Outcome.PASSED
     assert sites.facts["rate limited, answered on retry"] == 1
 
-    stuck = check(judged(Capture().token().sites(status=429, body=limited), tmp_path), "sites.list")
-    assert stuck.outcome is Outcome.FAILED
-    assert stuck.guidance_ids == ("guide.gateway.limits",)
+    # Limited once something got through the gateway: the module's check owns it.
+    later = Capture().token().sites().get("customers?$top=1", status=429, body=limited)
+    customers = check(judged(later, tmp_path), "customers.list")
+    assert customers.outcome is Outcome.FAILED
+    assert customers.guidance_ids == ("guide.gateway.limits",)
+
+    # Limited before anything got through: as in a live run, the subscription's allowance.
+    stuck = judged(Capture().token().sites(status=429, body=limited), tmp_path)
+    gateway = check(stuck, "gateway.subscription_key")
+    assert gateway.outcome is Outcome.FAILED
+    assert gateway.guidance_ids == ("guide.gateway.limits",)
+    assert check(stuck, "sites.list").outcome is Outcome.SKIPPED
 
 
 def test_other_modules_are_warnings_and_named(tmp_path: Path) -> None:

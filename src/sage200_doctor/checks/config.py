@@ -159,7 +159,10 @@ def _url_problems(run: Diagnosis) -> list[str]:
         ("SAGE200_TOKEN_URL", settings.token_url),
         ("SAGE200_AUTH_URL", settings.auth_url),
     ):
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:
+            continue  # unparsable (an unclosed IPv6 bracket): reported when the settings loaded
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append(f"{key}: {url!r} is not an http(s) URL")
         elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:

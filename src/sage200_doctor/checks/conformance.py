@@ -97,6 +97,7 @@ def check_query_options_conform(run: Diagnosis) -> str:
     probes.adopt(run.prepared.pop(CHECK_ID, set()))
     _send_first_wave(probes)
     probes.ask(Query(), "the sample's own id range")
+    inconclusive: str | None = None
     if not probes.mismatches:  # else the bounds themselves are not to be trusted
         caps = conformance_facts.learn(probes, run.facts)
         examples = documented_examples(probes.rows, probes.key.kinds, probes.key.rules)
@@ -104,12 +105,14 @@ def check_query_options_conform(run: Diagnosis) -> str:
         generated = _generate(probes, caps, waiting=examples)  # drawn while the examples wait
         for example in examples:
             probes.ask(example, "a query shaped like Sage's documented examples")
-        _search_for_wrong_answers(probes, generated, run.facts)
+        inconclusive = _search_for_wrong_answers(probes, generated, run.facts)
     run.facts["requests"] = probes.sent
     if probes.mismatches:
         _fail_with(probes, probes.mismatches[0])
     if probes.halted:
         warn(f"Query probing stopped early: the API answered {probes.halted}.")
+    if inconclusive:
+        warn(f"Query probing was incomplete: {inconclusive}.")
     first, last = probes.rows[0]["id"], probes.rows[-1]["id"]
     return (
         f"{probes.sent} requests over {len(probes.rows)} sampled customers (ids {first}-{last}): "
@@ -208,7 +211,22 @@ def _draw_expected(probes: Probes) -> None:
 
 def _search_for_wrong_answers(
     probes: Probes, generated: Generated, facts: dict[str, object]
-) -> None:
+) -> str | None:
+    """Send the generated queries; None, or why the search is inconclusive (hypothesis itself
+    broke off: what it drew or found before still counts, nothing is made up after)."""
+    from sage200_doctor.http.odata_search import SearchInconclusive
+
+    try:
+        _search(probes, generated, facts)
+    except SearchInconclusive as stopped:
+        facts["generated queries"] = (
+            f"{facts.get('generated queries') or 'none judged'}; inconclusive: {stopped}"
+        )
+        return f"{stopped} (seed {SEED}), so not every generated query was judged"
+    return None
+
+
+def _search(probes: Probes, generated: Generated, facts: dict[str, object]) -> None:
     from sage200_doctor.http.odata_search import search
 
     before = probes.sent
@@ -223,6 +241,8 @@ def _search_for_wrong_answers(
     drawn = generated.drawing.result()
     probes.ask_ahead(drawn, reserve=1)
     wrong_found = any([wrong(query) for query in drawn])
+    if wrong_found:  # found, whatever the shrinking does
+        facts["generated queries"] = f"{probes.sent - before} sent (seed {SEED}), one was wrong"
     smallest = (
         search(generated.strategy, wrong, seed=SEED, max_examples=generated.room)
         if wrong_found

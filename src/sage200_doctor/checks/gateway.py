@@ -6,7 +6,7 @@ from sage200_doctor.engine.diagnosis import Diagnosis
 from sage200_doctor.engine.registry import check, fail, report
 from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http.sage import denial, status_phrase
-from sage200_doctor.rules.answers import judge_gateway_key
+from sage200_doctor.rules.answers import judge_gateway_key, judge_limit
 
 KEY_GUIDANCE = ("faq.postman.subscription-key",)
 
@@ -36,7 +36,9 @@ def check_gateway_accepts_subscription_key(run: Diagnosis) -> str:
         )
     refusal = denial(answer)
     configured = bool(run.settings.subscription_key)
-    judgement = judge_gateway_key(answer, key_sent=configured)
+    judgement = judge_gateway_key(answer, key_sent=configured) or judge_limit(
+        answer, "GET sites", check="gateway.subscription_key"
+    )
     if judgement is not None:
         if configured:
             _carry_on_without_the_key(run)

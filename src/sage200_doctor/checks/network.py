@@ -5,8 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from sage200_doctor.engine.diagnosis import Diagnosis
-from sage200_doctor.engine.registry import check, fail
+from sage200_doctor.engine.registry import check, fail, report
+from sage200_doctor.http.sage import denial, status_phrase
 from sage200_doctor.http.session import Answer
+from sage200_doctor.rules.answers import judge_answered_in_between, unsigned_failure
+
+UNSERVED_PATH = "/uk/sage200-doctor-no-such-api/"
+"""A path no API is published on: API Management answers it itself (its JSON 404 "Resource
+not found"), whatever state the site behind it is in."""
 
 
 def _origin(url: str) -> str:
@@ -67,4 +73,21 @@ def check_identity_host_is_reachable(run: Diagnosis) -> str:
 def check_api_host_is_reachable(run: Diagnosis) -> str:
     url = run.settings.api_base_url.strip()
     answer = run.session.request("GET", url)
-    return _reachable(answer, f"The API gateway {urlsplit(url).netloc}")
+    host = urlsplit(url).netloc
+    summary = _reachable(answer, f"The API gateway {host}")
+    if not unsigned_failure(answer):
+        return summary
+    # A 5xx nobody signed: a proxy's page, or the gateway's own answer for a site it cannot
+    # reach (the Native API tunnel down). Only the gateway answers a path no API serves as
+    # API Management does; whatever answers that instead stands in front of the gateway.
+    probe = run.session.request("GET", _origin(url) + UNSERVED_PATH)
+    if probe.problem is not None or denial(probe).layer == "unknown":
+        evidence = f"and {UNSERVED_PATH}, which API Management answers itself, got "
+        report(
+            judge_answered_in_between(host, status_phrase(answer), evidence + status_phrase(probe))
+        )
+    return (
+        f"The API gateway {host} answered over a trusted connection; the API root's "
+        f"{status_phrase(answer)} came from behind the gateway, which answers for itself "
+        f"({status_phrase(probe)} for a path no API serves)."
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from contextlib import nullcontext
+from typing import Any
 
 from sage200_doctor.config.credential_lock import CredentialBusy
 from sage200_doctor.config.file_writes import interrupted_writes
@@ -22,12 +24,15 @@ from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http import oauth
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.http.session import Answer
+from sage200_doctor.rules import Judgement
 from sage200_doctor.rules.authorization import bare_token
 from sage200_doctor.rules.token import (
     CREDENTIALS,
     RECONSENT,
+    ApiClock,
     granted_scopes,
     judge_audience,
+    judge_clock,
     judge_expiry,
     judge_issuer,
     judge_near_expiry,
@@ -310,7 +315,7 @@ def check_access_token_claims(run: Diagnosis) -> str:
     token.claims = claims
     _verify_signature(run, token)
     expected_audience = run.settings.audience.strip()
-    left = oauth.seconds_left(claims)
+    left, clock, api = _by_the_api_clock(run, claims, oauth.seconds_left(claims))
     issuer = str(claims.get("iss", ""))
     summary = f"JWT for {expected_audience} from {issuer or 'an unnamed issuer'}"
     summary += (
@@ -327,12 +332,35 @@ def check_access_token_claims(run: Diagnosis) -> str:
     report_any(
         (
             judge_audience(claims, expected_audience),
-            judge_expiry(left, fix=_expiry_fix(run)),
+            clock,
+            judge_expiry(left, fix=_expiry_fix(run), api=api),
             judge_issuer(issuer, expected_issuer, summary),
             judge_near_expiry(left),
         )
     )
     return summary
+
+
+def _by_the_api_clock(
+    run: Diagnosis, claims: dict[str, Any], left: float | None
+) -> tuple[float | None, Judgement | None, ApiClock | None]:
+    """The machine's clock is not the truth: when it says the token has expired, one GET sites
+    with the token asks the API. If the API accepts the token, or its Date header says it is
+    still valid, the clock is wrong (a warning) and the time left is the API's; else the
+    token has expired, and the API's answer confirms it."""
+    exp = oauth.seconds_value(claims.get("exp"))
+    if left is None or exp is None or left >= -oauth.CLOCK_SKEW_S:
+        return left, None, None
+    api = ApiClock.of(run.get("sites", with_company=False))
+    now = time.time()
+    clock = judge_clock(exp, local_now=now, api=api)
+    if clock is None:
+        return left, None, (api if api.accepted is False else None)
+    run.facts["clock skew"] = clock.summary.split(":", 1)[0]
+    if api.date is None:
+        return None, clock, None
+    claims[oauth.CLOCK_SKEW_KEY] = now - api.date  # later checks count by the API's clock
+    return oauth.seconds_left(claims, now=now), clock, None
 
 
 def _expiry_fix(run: Diagnosis) -> str:
@@ -362,7 +390,11 @@ def _verify_signature(run: Diagnosis, token: TokenFacts) -> None:
     if not (answer.ok and isinstance(answer.json, dict)):
         run.facts["signature"] = f"not verified (JWKS: {status_phrase(answer)})"
         return
-    problem = oauth.verify_signature(token.access_token.reveal(), answer.json)
+    try:
+        problem = oauth.verify_signature(token.access_token.reveal(), answer.json)
+    except oauth.UnreadableKeys as unreadable:
+        run.facts["signature"] = f"not verified ({unreadable})"
+        return
     if problem:
         fail(
             "The token was not signed by the configured identity server.",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sage200_doctor.errors import ExitCode, UsageError
+from sage200_doctor.http.answer import JsonTooDeep, parse_json
 from sage200_doctor.report.coverage import CHECK_ID as COVERAGE
 from sage200_doctor.report.coverage import FACT_KEYS as MATRIX_FACTS
 from sage200_doctor.report.coverage import Cell, matrix_of, module_title, words
@@ -95,9 +96,12 @@ def load_report(path: Path) -> dict[str, Any]:
         reason = getattr(error, "strerror", None) or type(error).__name__
         raise DiffInputError(f"cannot read {path}: {reason}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DiffInputError(f"{path} is not JSON: {error}") from None
+        data = parse_json(text)
+    except JsonTooDeep as error:
+        raise DiffInputError(f"{path} is not a sage200-doctor report.json: {error}") from None
+    except ValueError as error:  # malformed, or a number of more than 4,300 digits
+        reason = error if isinstance(error, json.JSONDecodeError) else "a number is too long"
+        raise DiffInputError(f"{path} is not JSON: {reason}") from None
     problem = _shape_problem(data)
     if problem:
         raise DiffInputError(f"{path} is not a sage200-doctor report.json: {problem}")

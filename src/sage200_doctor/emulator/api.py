@@ -15,6 +15,7 @@ from starlette.responses import Response
 from sage200_doctor.catalogue import Resource, find
 
 from . import catalogued, resources
+from .clock import service_now
 from .config import Edition, EmulatorConfig
 from .gateway import apim_error, gateway_rejection, route_api
 from .seed import USER_SUB, Company, find_company
@@ -98,7 +99,10 @@ def bearer_token(header: str | None, config: EmulatorConfig) -> str | None:
 
 def _token_valid(token: str, request: Request, state: EmulatorState) -> bool:
     claims = verify_access_token(
-        token, issuer=state.issuer(request), audience=state.config.audience
+        token,
+        issuer=state.issuer(request),
+        audience=state.config.audience,
+        now=service_now(state.config),
     )
     return claims is not None and claims.get("sub") == USER_SUB and state.config.api_user_enabled
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api import API_METHODS, uk_endpoint
 from .authorize import authorize, decide
+from .clock import DateHeaderMiddleware
 from .config import EmulatorConfig, public_settings
 from .faults import FaultMiddleware
 from .identity import jwks, logout, openid_configuration
@@ -53,6 +54,7 @@ def create_app(
     # really answered; the recorder sits outside the latency too (its timings include it).
     middleware = [
         Middleware(RequestLogMiddleware, state=state),
+        Middleware(DateHeaderMiddleware, config=state.config),
         Middleware(FaultMiddleware, config=state.config),
     ]
     if recorder is not None:
@@ -111,14 +113,24 @@ class RequestLogMiddleware:
         def record() -> None:
             nonlocal recorded
             face = _FACES.get(str(tags.get("face")), default_face(scope["path"]))
-            self.state.record(LoggedRequest(scope["method"], scope["path"], status, face))
+            fault = tags.get("fault")
+            entry = LoggedRequest(
+                scope["method"], scope["path"], status, face, fault=str(fault) if fault else None
+            )
+            self.state.record(entry)
             recorded = True
 
         async def send_and_record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                if tags.get("fault") is not None:
+                    record()  # as it starts: a faulted answer may never finish (trickle)
+            elif (
+                message["type"] == "http.response.body"
+                and not message.get("more_body")
+                and not recorded
+            ):
                 # Before the last byte leaves: a client that has its answer sees it in the log.
                 record()
             await send(message)

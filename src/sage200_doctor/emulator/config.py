@@ -87,6 +87,9 @@ class EmulatorConfig:
     rate_limit_every: int = 0  # 0: off; N: every Nth request past the key check answers 429
     rate_limit_retry_after_s: int = 1
     tunnel_down: bool = False
+    # The services' clock against the machine's (emulator/clock.py): tokens are minted and
+    # checked, and answers dated, by it. -7200: this machine's clock looks two hours ahead.
+    clock_offset_s: int = 0
 
     # API (ASP.NET Web API look-alike)
     bearer_scheme_case_sensitive: bool = False
@@ -133,6 +136,9 @@ class EmulatorConfig:
     chaos_seed: int | None = None
     chaos_rate: float = 0.2
     slow_fault_s: float = 30.0  # the "slow" fault: past the client's default 20 s timeout
+    # The "quota-exceeded" fault: when API Management says the call-volume quota renews
+    # (its message "Quota will be replenished in HH:MM:SS." and Retry-After).
+    quota_renewal_s: int = 3600
 
     # query conformance: capability differences (documented variations) and wrong answers.
     # False: contains/startswith/endswith answer 400, as Professional before July 2017 did.

@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 
+from .clock import service_now
 from .config import DEFAULT_SCOPE, EDITION_PATHS, EmulatorConfig
 from .seed import DEFAULT_COMPANY_ID, UNLISTED_COMPANY_ID, UNLISTED_SITE_ID, default_site
 from .state import EmulatorState, RefreshGrant
@@ -84,7 +85,7 @@ def _tokens(state: EmulatorState, issuer: str) -> dict[str, str]:
             tokens["SAGE200_ACCESS_TOKEN"] = _access_token(state, issuer)
         return tokens
     if kind == "expired_access_token":
-        issued_at = time.time() - 2 * state.config.access_token_lifetime_s
+        issued_at = service_now(state.config) - 2 * state.config.access_token_lifetime_s
         return {"SAGE200_ACCESS_TOKEN": _access_token(state, issuer, issued_at=issued_at)}
     scope = _scope(state.config)
     return {"SAGE200_ACCESS_TOKEN": _access_token(state, issuer, scope=scope)}
@@ -104,7 +105,7 @@ def _access_token(
         client_id=config.client_id,
         scope=tuple(scope.split()),
         lifetime_s=config.access_token_lifetime_s,
-        issued_at=issued_at,
+        issued_at=service_now(config) if issued_at is None else issued_at,
     )
 
 

@@ -2,9 +2,11 @@
 
 A `FaultRule` names where (a face and/or a path pattern) and what (a `FaultKind`); the first
 matching rule in `EmulatorConfig.faults` decides. Chaos mode (`chaos_seed`) gives each request,
-independently and at `chaos_rate`, a fault drawn from a seeded generator: the same seed and the
-same request order give the same faults. `/_emulator/` is never faulted, and reading it draws no
-dice, so a test may look at the log mid-run without changing what comes next.
+independently and at `chaos_rate`, a fault drawn from the seed and the request's identity (its
+method, path, query, the shape of the headers that make it a different request, and how many
+times that identity came before): the same seed gives the same faults whatever order requests
+sent at once arrive in. `/_emulator/` is never faulted, so a test may look at the log mid-run
+without changing what comes next. Each faulted request is logged with its fault.
 
 Every fault except `slow` is answered here, before the request reaches the emulated service
 (as when something in front of the service answers): nothing is minted, rotated or counted.
@@ -18,7 +20,8 @@ import json
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args
 
@@ -35,8 +38,10 @@ FaultKind = Literal[
     "status-503",
     "status-504",
     "rate-limit-forever",
+    "quota-exceeded",
     "reset-mid-body",
     "slow",
+    "trickle",
 ]
 FaultFace = Literal["identity", "api", "any"]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
@@ -45,7 +50,13 @@ FAULT_FACES: tuple[FaultFace, ...] = get_args(FaultFace)
 HUGE_BODY_BYTES = 64 * 1024 * 1024
 """Far past any sane answer; a client that reads it all (or buffers it) has a bug."""
 REDIRECT_TARGET = "https://portal.proxy.invalid/login"
+TRICKLE_INTERVAL_S = 0.25
+"""The `trickle` fault's pace: one byte this often, never silent long enough for a read timeout."""
 _CHUNK = 64 * 1024
+_IDENTITY_HEADERS = ("authorization", "ocp-apim-subscription-key", "x-site", "x-company")
+"""Headers that make a request a different one (the key probe and sites.list differ only here)."""
+_CREDENTIAL = re.compile(r"[A-Za-z0-9\-_.~+/=]{16,}")
+"""Tokens and keys change every run: a request's identity keeps only where they are."""
 
 
 @dataclass(frozen=True)
@@ -85,25 +96,54 @@ def parse_fault_rule(text: str) -> FaultRule:
     return FaultRule(kind=kind, face=face or "any", path=path)  # type: ignore[arg-type] # checked in __post_init__
 
 
+def request_identity(
+    method: str, path: str, query: str, headers: Iterable[tuple[str, str]] = ()
+) -> str:
+    """What makes a request the same request from one run to the next: its method, path and
+    query, and the headers that change what it asks, with credentials replaced by a mark
+    (their values change every run, their presence and shape do not)."""
+    shaped = sorted(
+        f"{name}={_CREDENTIAL.sub('<credential>', value)}"
+        for name, value in ((n.lower(), v) for n, v in headers)
+        if name in _IDENTITY_HEADERS
+    )
+    return "\n".join([method.upper(), path, query, *shaped])
+
+
+def chaos_fault(
+    seed: int,
+    rate: float,
+    identity: str,
+    attempt: int = 0,
+    kinds: tuple[FaultKind, ...] = FAULT_KINDS,
+) -> FaultKind | None:
+    """The fault the `attempt`-th request (from 0) with this identity gets under `seed`."""
+    dice = random.Random(f"{seed}\n{attempt}\n{identity}")  # noqa: S311 - reproducible chaos
+    hit = dice.random() < rate
+    kind = dice.choice(kinds)
+    return kind if hit else None
+
+
 class ChaosDice:
-    """One seeded draw per request: a fault kind at `rate`, else None. Two rolls every time,
-    so the sequence depends on the seed and the request order only."""
+    """The seeded fault of each request, from its identity and how often that identity came
+    before (a retry is another attempt): independent of the order requests arrive in."""
 
     def __init__(self, seed: int, rate: float, kinds: tuple[FaultKind, ...] = FAULT_KINDS) -> None:
-        self._random = random.Random(seed)  # noqa: S311 - reproducible chaos, not cryptography
+        self._seed = seed
         self._rate = rate
         self._kinds = kinds
+        self._attempts: Counter[str] = Counter()
 
-    def roll(self) -> FaultKind | None:
-        hit = self._random.random() < self._rate
-        kind = self._random.choice(self._kinds)
-        return kind if hit else None
+    def roll(self, identity: str) -> FaultKind | None:
+        attempt = self._attempts[identity]
+        self._attempts[identity] += 1
+        return chaos_fault(self._seed, self._rate, identity, attempt, self._kinds)
 
 
-def chaos_plan(seed: int, rate: float, count: int) -> list[FaultKind | None]:
-    """The faults the first `count` faultable requests get under this seed (for tests, docs)."""
+def chaos_plan(seed: int, rate: float, identities: Iterable[str]) -> list[FaultKind | None]:
+    """The faults these requests get under this seed, in the order given (for tests, docs)."""
     dice = ChaosDice(seed, rate)
-    return [dice.roll() for _ in range(count)]
+    return [dice.roll(identity) for identity in identities]
 
 
 class FaultSettings(Protocol):
@@ -120,6 +160,8 @@ class FaultSettings(Protocol):
     def chaos_seed(self) -> int | None: ...
     @property
     def chaos_rate(self) -> float: ...
+    @property
+    def quota_renewal_s(self) -> int: ...
 
 
 class FaultMiddleware:
@@ -130,6 +172,7 @@ class FaultMiddleware:
         self.rules = config.faults
         self.slow_s = config.slow_fault_s
         self.retry_after_s = config.rate_limit_retry_after_s
+        self.quota_renewal_s = config.quota_renewal_s
         seed = config.chaos_seed
         self.dice = None if seed is None else ChaosDice(seed, config.chaos_rate)
         if self.rules or self.dice:
@@ -140,18 +183,24 @@ class FaultMiddleware:
         if scope["type"] != "http" or path.startswith("/_emulator/"):
             await self.app(scope, receive, send)
             return
-        kind = self.fault_for(path)
+        kind = self.fault_for(path, _identity(scope))
         if kind is None:
             await self.app(scope, receive, send)
-        elif kind == "slow":
+            return
+        scope.setdefault("state", {})["fault"] = kind  # the request log records it
+        if kind == "slow":
             await self._slow(scope, receive, send)
-        elif await _drain(receive):
+        elif not await _drain(receive):
+            return
+        elif kind == "trickle":
+            await _trickle(receive, send)
+        else:
             await _ANSWERS[kind](self, scope, send)
 
-    def fault_for(self, path: str) -> FaultKind | None:
-        # The dice roll for every faultable request, ruled or not: the chaos sequence depends
-        # on the seed and the request order alone.
-        roll = self.dice.roll() if self.dice else None
+    def fault_for(self, path: str, identity: str = "") -> FaultKind | None:
+        # The dice roll for every faultable request, ruled or not: whether a rule answers one
+        # request never changes which fault chaos gives another.
+        roll = self.dice.roll(identity or path) if self.dice else None
         rule = next((rule for rule in self.rules if rule.matches(path)), None)
         return rule.kind if rule else roll
 
@@ -173,6 +222,14 @@ class FaultMiddleware:
             await self.app(scope, replay, send)
 
 
+def _identity(scope: Scope) -> str:
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+    ]
+    query = scope.get("query_string", b"").decode("latin-1")
+    return request_identity(scope["method"], scope.get("path", ""), query, headers)
+
+
 async def _drain(receive: Receive) -> bool:
     """Read the request body (so the connection stays usable); False when the client left."""
     while True:
@@ -186,6 +243,21 @@ async def _drain(receive: Receive) -> bool:
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+async def _trickle(receive: Receive, send: Send) -> None:
+    """200 promising a JSON body, then one byte every TRICKLE_INTERVAL_S until the client
+    leaves: never silent long enough for a read timeout, never finished."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"100000")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"[", "more_body": True})
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        while not gone.done():
+            await asyncio.wait({gone}, timeout=TRICKLE_INTERVAL_S)
+            await send({"type": "http.response.body", "body": b" ", "more_body": True})
+    finally:
+        gone.cancel()
 
 
 async def _answer(
@@ -277,6 +349,16 @@ async def _rate_limit(middleware: FaultMiddleware, scope: Scope, send: Send) -> 
     await _answer(send, 429, "application/json", body, {"retry-after": str(wait)})
 
 
+async def _quota(middleware: FaultMiddleware, scope: Scope, send: Send) -> None:
+    """API Management's quota policy, spent: 403, its message and when it renews."""
+    renewal = middleware.quota_renewal_s
+    hours, rest = divmod(renewal, 3600)
+    when = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    message = f"Out of call volume quota. Quota will be replenished in {when}."
+    body = json.dumps({"statusCode": 403, "message": message}).encode()
+    await _answer(send, 403, "application/json", body, {"retry-after": str(renewal)})
+
+
 _ANSWERS: dict[str, Callable[[FaultMiddleware, Scope, Send], Awaitable[None]]] = {
     "html-error-page": _html_page,
     "non-json": _non_json,
@@ -288,6 +370,7 @@ _ANSWERS: dict[str, Callable[[FaultMiddleware, Scope, Send], Awaitable[None]]] =
     "status-503": _status(503),
     "status-504": _status(504),
     "rate-limit-forever": _rate_limit,
+    "quota-exceeded": _quota,
     "reset-mid-body": _reset_mid_body,
 }
 

@@ -8,6 +8,10 @@ from datetime import date
 from typing import Any
 
 from .config import EmulatorConfig
+from .faults import FaultRule
+
+DATA_CALLS = r"/accounts/v1/."
+"""Every API call but the root (which network.api asks): sites, customers and the rest."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,39 @@ _ALL = (
         "Every 4th API request answers 429 with Retry-After: 1.",
         rate_limit_every=4,
         rate_limit_retry_after_s=1,
+    ),
+    # API Management's own limits on data calls (not the user's role): its policies' answers.
+    _scenario(
+        "gateway-rate-limit",
+        "API Management's rate limit never lifts within the run: every data call answers 429 "
+        "'Rate limit is exceeded' with Retry-After: 1.",
+        faults=(FaultRule("rate-limit-forever", "api", DATA_CALLS),),
+        rate_limit_retry_after_s=1,
+    ),
+    _scenario(
+        "gateway-quota",
+        "The subscription's call-volume quota is used up: every data call answers 403 'Out of "
+        "call volume quota', replenished in an hour.",
+        faults=(FaultRule("quota-exceeded", "api", DATA_CALLS),),
+    ),
+    _scenario(
+        "customers-quota",
+        "The call-volume quota runs out after the sites list: GET customers answers 403 'Out "
+        "of call volume quota', replenished in an hour.",
+        faults=(FaultRule("quota-exceeded", "api", r"/customers"),),
+    ),
+    # ... and what is not the gateway at all.
+    _scenario(
+        "proxy-error-page",
+        "A proxy in front of the API host answers every request with its own 502 error page: "
+        "the gateway is never reached.",
+        faults=(FaultRule("html-error-page", "api"),),
+    ),
+    _scenario(
+        "clock-ahead",
+        "This machine's clock is two hours ahead of Sage's: a fresh token looks expired here, "
+        "but the API accepts it.",
+        clock_offset_s=-7200,
     ),
     # query conformance: documented variations (facts, the run passes) ...
     _scenario(

@@ -135,7 +135,13 @@ def _prepare(
         recorder = HarRecorder(Path(record)) if record is not None else None
         app = create_app(config, latency_ms=latency_ms, recorder=recorder)
         server_config = uvicorn.Config(
-            app, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none"
+            app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            date_header=False,  # the app dates its answers by the services' clock (clock.py)
         )
         return RunningEmulator(app.state.emulator, _QuickServer(server_config), sock, recorder)
     except BaseException:

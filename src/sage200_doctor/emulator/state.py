@@ -28,6 +28,8 @@ class LoggedRequest:
     path: str
     status: int
     face: Face
+    fault: str | None = None
+    """The fault (emulator/faults.py) that answered instead of the service, if any."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .clock import service_now
 from .config import EmulatorConfig
 from .state import EmulatorState, RefreshGrant
 from .tokens import mint_access_token, mint_id_token
@@ -224,6 +225,7 @@ def _token_response(
             client_id=grant.client_id,
             scope=grant.scope,
             lifetime_s=config.access_token_lifetime_s,
+            issued_at=service_now(config),
         ),
         "token_type": "Bearer",
         "expires_in": config.access_token_lifetime_s,

@@ -98,8 +98,11 @@ def mint_id_token(
     return _sign(claims)
 
 
-def verify_access_token(token: str, *, issuer: str, audience: str) -> Mapping[str, Any] | None:
-    """The claims of a valid token, or None; expiry is checked with no leeway."""
+def verify_access_token(
+    token: str, *, issuer: str, audience: str, now: float | None = None
+) -> Mapping[str, Any] | None:
+    """The claims of a valid token, or None; expiry is checked with no leeway, at `now` (the
+    services' clock; default the machine's)."""
     try:
         if jwt.get_unverified_header(token).get("kid") != key_id():
             return None
@@ -110,9 +113,12 @@ def verify_access_token(token: str, *, issuer: str, audience: str) -> Mapping[st
             audience=audience,
             issuer=issuer,
             leeway=0,
-            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_exp": False},
         )
     except jwt.PyJWTError:
+        return None
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or exp <= (time.time() if now is None else now):
         return None
     return claims
 

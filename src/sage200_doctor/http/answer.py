@@ -16,9 +16,12 @@ from typing import Any
 from sage200_doctor.http.network import NetworkProblem
 from sage200_doctor.redact import Redactor
 
-__all__ = ["MAX_BODY_BYTES", "Answer"]
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "Answer", "JsonTooDeep", "parse_json"]
 
 MAX_BODY_BYTES = 2_000_000
+MAX_JSON_DEPTH = 64
+"""No Sage answer nests more than a handful of levels; a deeper one is hostile, and every
+recursive walk over it (redaction, comparison, reports) would risk Python's recursion limit."""
 SHORT_BODY_CHARS = 80
 _NOT_JSON = object()
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
@@ -40,6 +43,7 @@ class Answer:
     redactor: Redactor | None = field(default=None, repr=False, compare=False)
     """The run's redactor (set by `Session`): text quoted from the body is redacted, then cut."""
     _parsed: Any = field(default=None, repr=False)
+    _not_json: ValueError | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -55,11 +59,10 @@ class Answer:
         if self._parsed is None:
             try:
                 self._parsed = (
-                    json.loads(self.text) if self.text and not self.truncated else _NOT_JSON
+                    parse_json(self.text) if self.text and not self.truncated else _NOT_JSON
                 )
-            except (ValueError, RecursionError):
-                # RecursionError: JSON nested hundreds deep, a hostile answer, not a crash.
-                self._parsed = _NOT_JSON
+            except ValueError as error:  # malformed, nested too deeply, a number too long
+                self._parsed, self._not_json = _NOT_JSON, error
         return None if self._parsed is _NOT_JSON else self._parsed
 
     @property
@@ -94,7 +97,7 @@ class Answer:
             title = _html_title(text, self._redact())
             named = f' titled "{title}"' if title else ""
             return f"an HTML page{named} (typically a proxy, firewall or gateway error page)"
-        broken = _broken_json(text, self.content_type)
+        broken = _broken_json(text, self.content_type, self._not_json)
         if broken:
             return broken
         if text.startswith("<?xml") or self.content_type.endswith("xml"):
@@ -109,19 +112,51 @@ def _html_title(text: str, redactor: Redactor) -> str:
     return redactor.excerpt(title, SHORT_BODY_CHARS)
 
 
-def _broken_json(text: str, content_type: str) -> str | None:
-    """'JSON that is cut short' or 'malformed JSON (…)' for a body that means to be JSON."""
-    if "json" not in content_type and text[:1] not in ("{", "["):
-        return None
+def parse_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """`json.loads`, refusing what no honest answer holds: ValueError for malformed JSON and
+    for numbers of more than 4,300 digits (Python's own limit), `JsonTooDeep` for JSON nested
+    deeper than `max_depth`. NaN and Infinity are read as JSON's Python reading has them."""
     try:
-        json.loads(text)
-    except json.JSONDecodeError as error:
+        value = json.loads(text)
+    except RecursionError:
+        raise JsonTooDeep(max_depth) from None
+    if not within_depth(value, max_depth):
+        raise JsonTooDeep(max_depth)
+    return value
+
+
+class JsonTooDeep(ValueError):
+    """JSON nested deeper than anything sage200-doctor reads."""
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"JSON nested more than {max_depth} levels deep")
+
+
+def within_depth(value: Any, max_depth: int) -> bool:
+    """Whether `value` (parsed JSON) nests at most `max_depth` lists/objects deep. Iterative,
+    so it can look at what a recursive walk could not."""
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > max_depth:
+            return False
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                pending.append((child, depth + 1))
+    return True
+
+
+def _broken_json(text: str, content_type: str, error: ValueError | None) -> str | None:
+    """'JSON that is cut short' or 'malformed JSON (…)' for a body that means to be JSON."""
+    if error is None or ("json" not in content_type and text[:1] not in ("{", "[")):
+        return None
+    if isinstance(error, JsonTooDeep):
+        return f"malformed JSON (nested more than {MAX_JSON_DEPTH} levels deep)"
+    if isinstance(error, json.JSONDecodeError):
         if error.msg.startswith("Unterminated") or error.pos >= len(text):
             return f"JSON that is cut short (it stops mid-document after {len(text)} characters)"
         return f"malformed JSON ({error.msg} at character {error.pos})"
-    except RecursionError:
-        return "malformed JSON (nested too deeply to read)"
-    return None  # valid JSON, only the literal null: is_json says no
+    return "malformed JSON (a number with more digits than any value has)"
 
 
 def _quoted_if_short(text: str) -> str:

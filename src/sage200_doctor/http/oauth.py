@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
+from sage200_doctor.http.answer import MAX_JSON_DEPTH, within_depth
 from sage200_doctor.http.session import Answer, Session
 
 CLOCK_SKEW_S = 60
 """Tolerance for a clock that is a little off; more than this and the token is really expired."""
+MAX_SECONDS = 10**11
+"""About 3,000 years: a lifetime or an epoch time (`exp`) beyond it is not a time at all
+(1e999, 10**400 and NaN are what hostile answers send)."""
+_TOKEN_CHARACTERS = re.compile(r"[\x20-\x7e]+")
+"""RFC 6749 appendix A.12/A.17: access and refresh tokens are 1*VSCHAR (printable ASCII)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class TokenError:
     description: str
     """`error` is the OAuth error code when the body was OAuth JSON, else None; then
     `description` says what the body was instead ("an HTML page titled …", "a JSON body")."""
+    unusable: str | None = None
+    """"access_token" or "refresh_token" when a 200 answer granted one that is no token (it
+    holds characters RFC 6749 does not allow in one): nothing from it is used or saved."""
 
 
 def basic_credentials(client_id: str, client_secret: str) -> str:
@@ -63,17 +74,49 @@ def parse_token_answer(answer: Answer) -> TokenGrant | TokenError:
     body = answer.json
     if answer.ok and isinstance(body, dict) and isinstance(body.get("access_token"), str):
         refresh_token = body.get("refresh_token")
-        expires_in = body.get("expires_in")
+        refresh_token = refresh_token if isinstance(refresh_token, str) and refresh_token else None
+        for name, value in (
+            ("access_token", body["access_token"]),
+            ("refresh_token", refresh_token),
+        ):
+            if value is not None and not is_token_text(value):
+                return TokenError(answer.status, None, answer.describe_body(), unusable=name)
+        lifetime = seconds_value(body.get("expires_in"))
         return TokenGrant(
             access_token=body["access_token"],
-            refresh_token=refresh_token if isinstance(refresh_token, str) else None,
+            refresh_token=refresh_token,
             scope=body["scope"] if isinstance(body.get("scope"), str) else None,
-            expires_in=int(expires_in) if isinstance(expires_in, int | float) else None,
+            expires_in=int(lifetime) if lifetime is not None else None,
         )
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         description = body.get("error_description")
-        return TokenError(answer.status, body["error"], str(description or ""))
+        return TokenError(answer.status, body["error"], _text(description))
     return TokenError(answer.status, None, answer.describe_body())
+
+
+def is_token_text(value: str) -> bool:
+    """Whether `value` could be an OAuth token at all: printable ASCII, nothing else (no lone
+    surrogate, control character or letter beyond ASCII a hostile answer might carry)."""
+    return _TOKEN_CHARACTERS.fullmatch(value) is not None
+
+
+def seconds_value(value: object) -> float | None:
+    """A JSON number of seconds (`expires_in`, `exp`), or None when it is none: not a number,
+    a boolean, NaN, infinite or beyond a century from zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and abs(value) > MAX_SECONDS:
+        return None  # before float(): float(10**400) overflows
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) and abs(seconds) <= MAX_SECONDS else None
+
+
+def _text(value: object) -> str:
+    """A server's description as text: a string as it is, anything else (a number, a nested
+    object) as its JSON, never as Python's repr of a structure."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return compact_json(value)
 
 
 class NotAJwt(ValueError):
@@ -89,31 +132,45 @@ def peek_claims(token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as error:
+    except (jwt.PyJWTError, ValueError, RecursionError) as error:
+        # ValueError: a number of more than 4,300 digits; RecursionError: nested hundreds deep.
         raise NotAJwt(f"the token could not be decoded as a JWT ({type(error).__name__})") from None
     if not isinstance(claims, dict):
         raise NotAJwt("the token's payload is not a JSON object")
+    if not within_depth(claims, MAX_JSON_DEPTH):
+        raise NotAJwt(f"the token's payload is nested more than {MAX_JSON_DEPTH} levels deep")
     claims.setdefault("__alg__", header.get("alg"))
     return claims
 
 
+class UnreadableKeys(ValueError):
+    """The identity server's published keys (JWKS) hold no key that can be used: a signature
+    cannot be checked against them, which says nothing about the token."""
+
+
 def verify_signature(token: str, jwks: dict[str, Any]) -> str | None:
-    """Check the signature against the identity server's keys. None when it verifies."""
+    """Check the signature against the identity server's keys. None when it verifies;
+    `UnreadableKeys` when the key set itself cannot be used."""
     import jwt
 
     try:
-        header = jwt.get_unverified_header(token)
         keys = jwt.PyJWKSet.from_dict(jwks)
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise UnreadableKeys(
+            f"the identity server's keys (JWKS) cannot be used ({type(error).__name__})"
+        ) from None
+    try:
+        header = jwt.get_unverified_header(token)
         matching = [key for key in keys.keys if key.key_id == header.get("kid")] or keys.keys[:1]
         if not matching:
-            return "the identity server publishes no signing keys"
+            raise UnreadableKeys("the identity server publishes no signing keys")
         jwt.decode(
             token,
             key=matching[0].key,
-            algorithms=[header.get("alg", "RS256")],
+            algorithms=[str(header.get("alg", "RS256"))],
             options={"verify_aud": False, "verify_exp": False, "verify_iat": False},
         )
-    except jwt.PyJWTError as error:
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
         return f"the signature does not verify against the identity server's keys ({type(error).__name__})"
     return None
 
@@ -124,11 +181,19 @@ def expected_issuer(token_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
+CLOCK_SKEW_KEY = "__clock_skew_s__"
+"""Set in a token's claims when the API's clock is known to differ from this machine's (this
+machine minus the API, in seconds): `seconds_left` then counts by the API's clock."""
+
+
 def seconds_left(claims: dict[str, Any], *, now: float | None = None) -> float | None:
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float):
+    """Seconds until `exp` by this machine's clock (or `now`), corrected by a known skew from
+    the API's clock; None when `exp` is no time."""
+    exp = seconds_value(claims.get("exp"))
+    if exp is None:
         return None
-    return float(exp) - (time.time() if now is None else now)
+    skew = seconds_value(claims.get(CLOCK_SKEW_KEY)) or 0.0
+    return exp - ((time.time() if now is None else now) - skew)
 
 
 def audiences(claims: dict[str, Any]) -> list[str]:
@@ -141,6 +206,8 @@ def audiences(claims: dict[str, Any]) -> list[str]:
 
 
 def describe_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "an unknown time"
     seconds = abs(seconds)
     if seconds < 120:
         return f"{int(seconds)} s"

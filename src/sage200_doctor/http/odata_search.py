@@ -9,7 +9,6 @@ example database, so the same sample gives the same probes and the same shrunk q
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -19,12 +18,15 @@ from typing import Any
 
 from hypothesis import Phase, Verbosity, find, settings
 from hypothesis import strategies as st
-from hypothesis.errors import NoSuchExample, Unsatisfiable
+from hypothesis.errors import HypothesisException, NoSuchExample, Unsatisfiable
 
 from sage200_doctor.http.odata_eval import Row, StringRules
 from sage200_doctor.http.odata_gen import Capabilities, sample_values, sort_fields
 from sage200_doctor.http.odata_tree import And, Call, Compare, Expr, Kind, Not, Or, Query, Value
 
+HYPOTHESIS_ERRORS = (HypothesisException, ExceptionGroup)
+"""What hypothesis raises when its own run breaks (FlakyFailure is both). Not a
+BaseExceptionGroup: one holding the run's stop (RunInterrupted) must still stop the run."""
 AWKWARD_STRINGS = ("O'Brien", "'", "''", "Café", "Zürich", "Łódź", "Ōtake", "Søren", "a'b", "&")
 _AWKWARD_LETTERS = "aAeEéÉüÜ'&Z0 "
 _STEPS = (timedelta(0), timedelta(seconds=1), timedelta(hours=1), timedelta(days=1))
@@ -167,12 +169,22 @@ def _in_own_thread(job: Callable[[], Query | None]) -> Query | None:
         return pool.submit(job).result()
 
 
+class SearchInconclusive(Exception):
+    """Hypothesis itself could not finish (its generation was disturbed, for example by
+    another thread reseeding the global random generator: FlakyFailure). Says nothing about
+    the server; what was drawn or found before it stays valid."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"hypothesis stopped with {type(error).__name__}")
+        self.error_name = type(error).__name__
+
+
 def draw_soon(strategy: st.SearchStrategy[Query], *, seed: int, count: int) -> Future[list[Query]]:
     """The first `count` examples `search` tries with this seed when none of them is wrong.
 
     Drawn on a thread of its own (see `_in_own_thread`), so the caller can wait for answers
     meanwhile; drawn ahead, the examples can all be sent at once, and `search` then finds their
-    answers waiting."""
+    answers waiting. The future raises `SearchInconclusive` when hypothesis could not draw."""
     drawn: list[Query] = []
 
     def keep(query: Query) -> bool:
@@ -181,8 +193,12 @@ def draw_soon(strategy: st.SearchStrategy[Query], *, seed: int, count: int) -> F
 
     def run() -> list[Query]:
         only_generate = _settings(count, (Phase.generate,))
-        with contextlib.suppress(NoSuchExample, Unsatisfiable):
+        try:
             find(strategy, keep, settings=only_generate, random=Random(seed))  # noqa: S311 - reproducible, not a secret
+        except (NoSuchExample, Unsatisfiable):
+            pass
+        except HYPOTHESIS_ERRORS as error:
+            raise SearchInconclusive(error) from None
         return drawn
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -198,7 +214,8 @@ def search(
     seed: int,
     max_examples: int,
 ) -> Query | None:
-    """The smallest query `wrong` holds for, or None when none was found.
+    """The smallest query `wrong` holds for, or None when none was found; `SearchInconclusive`
+    when hypothesis itself broke off.
 
     Runs in a thread of its own (see `_in_own_thread`); one probe at a time: the caller waits."""
 
@@ -208,5 +225,7 @@ def search(
             return find(strategy, wrong, settings=chosen, random=Random(seed))  # noqa: S311 - a reproducible search, not a secret
         except (NoSuchExample, Unsatisfiable):
             return None
+        except HYPOTHESIS_ERRORS as error:
+            raise SearchInconclusive(error) from None
 
     return _in_own_thread(run)

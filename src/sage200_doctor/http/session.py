@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import certifi
 import httpx
@@ -42,6 +43,8 @@ RETRY_BUDGET_S = 12.0
 MAX_RETRIES = 3
 RUN_RETRY_BUDGET_S = 30.0
 """The most one run waits for rate limits in all, however many requests are limited."""
+RUN_BUDGET_DEADLINES = 8
+MIN_RUN_BUDGET_S = 60.0
 POLL_S = 0.05
 """How often a waiting asker looks at its deadline and the run's stop switch."""
 
@@ -66,6 +69,15 @@ def build_client(
         transport=transport,
         trust_env=True,
     )
+
+
+def run_budget(deadline_s: float) -> float:
+    """The wall-clock limit of a whole run's requests, from its first: eight request deadlines,
+    at least a minute (about four minutes with the default 20 s timeout). Each request is
+    bounded by its deadline, but requests sent one after another (SAGE200_CONCURRENCY=1, or
+    checks that need each other's answers) could each run theirs out: eleven trickled
+    resource reads alone would take eleven deadlines."""
+    return max(MIN_RUN_BUDGET_S, RUN_BUDGET_DEADLINES * deadline_s)
 
 
 RequestKey = tuple[str, str, tuple[tuple[str, str], ...]]
@@ -96,6 +108,9 @@ class Session:
         self._control = control or RunControl()
         self._sleep = sleep or self._control.sleep
         self._deadline_s = deadline_s
+        self._budget_s = run_budget(deadline_s) if deadline_s is not None else None
+        self._began: float | None = None
+        """When the first request left (monotonic): the run budget counts from there."""
         self._exchanges: list[Exchange] = []
         self.request_count = 0
         self.rate_limit_waited_s = 0.0
@@ -242,6 +257,10 @@ class Session:
     ) -> Answer:
         self._control.raise_if_stopped()
         flight = self._claim_ahead(method, url, headers) if first and form is None else None
+        if flight is None and self._budget_left() <= 0:
+            answer = _budget_answer(method, url, self._budget_s or 0.0, sent=False)
+            self._record(method, url, headers, form, answer)
+            return answer
         if flight is None:
             self._about_to_wait()
             self._control.raise_if_stopped()
@@ -249,7 +268,7 @@ class Session:
             flight = self._send_now(method, url, headers, form)
         elif not flight.future.done():
             self._about_to_wait()
-        answer = self._await(flight, url)
+        answer = self._await(flight, method, url)
         self._record(method, url, headers, form, answer)
         if answer.problem is not None:
             # The evidence keeps the status line of an answer that broke off mid-body, but to
@@ -286,9 +305,10 @@ class Session:
             return None
         return flight
 
-    def _await(self, flight: Flight[Answer], url: str) -> Answer:
-        """The flight's answer; a deadline problem if it takes longer than the deadline; stops
-        waiting (RunInterrupted) when the run is stopped, unless a critical stretch needs it."""
+    def _await(self, flight: Flight[Answer], method: str, url: str) -> Answer:
+        """The flight's answer; a deadline problem if it takes longer than the deadline or
+        outlasts the run budget; stops waiting (RunInterrupted) when the run is stopped, unless
+        a critical stretch needs it."""
         while True:
             try:
                 return flight.future.result(timeout=POLL_S)
@@ -296,7 +316,9 @@ class Session:
                 pass
             self._control.raise_if_stopped()
             if self._past_deadline(flight):
-                return _deadline_answer(url, self._deadline_s or 0.0)
+                return _deadline_answer(method, url, self._deadline_s or 0.0)
+            if self._budget_left() < 0:
+                return _budget_answer(method, url, self._budget_s or 0.0, sent=True)
 
     def _past_deadline(self, flight: Flight[Answer]) -> bool:
         started = flight.started
@@ -305,6 +327,20 @@ class Session:
             and started is not None
             and time.monotonic() - started > self._deadline_s
         )
+
+    def _budget_left(self) -> float:
+        """Seconds left of the run budget (infinite without one, or before the first request)."""
+        if self._budget_s is None or self._began is None:
+            return math.inf
+        return self._budget_s - (time.monotonic() - self._began)
+
+    def _started(self) -> float:
+        """Note when the first request leaves; the monotonic time at which this one gives up
+        reading a body that never ends."""
+        now = time.monotonic()
+        if self._began is None:
+            self._began = now
+        return now + (self._deadline_s if self._deadline_s is not None else math.inf)
 
     def _client_for_run(self) -> httpx.Client:
         with self._client_lock:
@@ -316,19 +352,36 @@ class Session:
     def _transmit(
         self, method: str, url: str, headers: Mapping[str, str], form: Mapping[str, str] | None
     ) -> Answer:
-        """One exchange on the wire. Touches no session state: it runs on a worker thread."""
+        """One exchange on the wire, on a worker thread: it touches no session state but the
+        moment the run budget counts from."""
         started = time.perf_counter()
+        give_up_at = self._started()
         answer = Answer(url=url, redactor=self._redactor)
         try:
             client = self._client_for_run()
+        except CLIENT_BUILD_ERRORS as error:
+            answer.problem = client_problem(error)
+            return answer
+        try:
             with client.stream(method, url, headers=dict(headers), data=form) as response:
                 answer.status = response.status_code
                 answer.headers = {k.lower(): v for k, v in response.headers.items()}
-                answer.text, answer.truncated = _read_capped(response)
+                answer.text, answer.truncated = _read_capped(response, give_up_at)
+        except _TooSlow:
+            # The asker has walked away by now; ending the read frees this thread and the
+            # connection instead of reading one byte a second for ever.
+            return _deadline_answer(method, url, self._deadline_s or 0.0)
         except httpx.HTTPError as error:
-            answer.problem = classify(error, host_of(url), proxy=proxy_for(url))
+            answer.problem = classify(error, host_of(url), proxy=_proxy(url))
+        except httpx.InvalidURL:
+            # A URL from a server's answer (a discovery document's jwks_uri) that no request
+            # can go to; never quoted (it may carry user:password).
+            answer.problem = NetworkProblem(
+                "invalid-url",
+                f"The URL on {host_of(url)} is not well-formed, so it was not requested.",
+            )
         except (ValueError, ssl.SSLError, OSError) as error:
-            # Malformed URLs, a client that could not be built, socket errors httpx left as is.
+            # A header value that cannot be sent (not ASCII), socket errors httpx left as is.
             answer.problem = NetworkProblem(
                 "other", f"The request could not be sent: {type(error).__name__}."
             )
@@ -395,17 +448,72 @@ def _json_head(body: Any, redactor: Redactor) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _deadline_answer(url: str, deadline_s: float) -> Answer:
-    host = host_of(url)
+CLIENT_BUILD_ERRORS = (httpx.InvalidURL, ValueError, ImportError, ssl.SSLError, OSError)
+"""What building the client can raise: a proxy variable httpx refuses (malformed, an unknown
+scheme), a SOCKS proxy without socksio installed, a CA bundle that breaks when it is loaded."""
+
+
+def client_problem(error: BaseException) -> NetworkProblem:
+    """Why no request could be sent at all, in words that point at the setting to fix. The
+    exception's own text is never quoted: it may hold a proxy URL with its password."""
+    if isinstance(error, ImportError):
+        reason = (
+            "a SOCKS proxy is configured (HTTPS_PROXY / ALL_PROXY) but the socksio package is "
+            "not installed; use an http:// proxy, or pip install 'httpx[socks]'"
+        )
+    elif isinstance(error, ssl.SSLError | OSError):
+        reason = f"the CA bundle (SAGE200_CA_BUNDLE) could not be loaded ({type(error).__name__})"
+    else:
+        reason = (
+            "a proxy variable (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY) is not a URL an HTTP client "
+            f"can use ({type(error).__name__})"
+        )
+    return NetworkProblem("client", f"No request could be sent: {reason}.")
+
+
+def _proxy(url: str) -> str | None:
+    try:
+        return proxy_for(url)
+    except ValueError:
+        return None
+
+
+def _request_line(method: str, url: str) -> str:
+    """'GET /uk/…/customers on host:port', without the query (it is in the finding already)."""
+    try:
+        path = urlsplit(url).path or "/"
+    except ValueError:
+        path = "/"
+    return f"{method} {path} on {host_of(url)}"
+
+
+def _deadline_answer(method: str, url: str, deadline_s: float) -> Answer:
     return Answer(
         url=url,
         problem=NetworkProblem(
             "deadline",
-            f"{host} was still answering {deadline_s:g} s after the request (1.5 times "
-            "SAGE200_TIMEOUT_S + 1 s): it sends its answer too slowly, or keeps the connection "
-            "open without finishing it.",
+            f"{_request_line(method, url)} was still answering {deadline_s:g} s after it was "
+            "sent (1.5 times SAGE200_TIMEOUT_S + 1 s): the server sends its answer too slowly, "
+            "or keeps the connection open without finishing it.",
         ),
     )
+
+
+def _budget_answer(method: str, url: str, budget_s: float, *, sent: bool) -> Answer:
+    what = "was still answering when" if sent else "was not sent:"
+    return Answer(
+        url=url,
+        problem=NetworkProblem(
+            "run-budget",
+            f"{_request_line(method, url)} {what} the run's time budget of {budget_s:g} s "
+            f"({RUN_BUDGET_DEADLINES} request deadlines) ran out, spent waiting on answers that "
+            "came too slowly.",
+        ),
+    )
+
+
+class _TooSlow(Exception):
+    """A body still arriving at the request's deadline."""
 
 
 def _with_query(url: str, params: Mapping[str, str] | None) -> str:
@@ -418,10 +526,12 @@ def _key(method: str, url: str, headers: Mapping[str, str]) -> RequestKey:
     return method, url, tuple(sorted(headers.items()))
 
 
-def _read_capped(response: httpx.Response) -> tuple[str, bool]:
+def _read_capped(response: httpx.Response, give_up_at: float = math.inf) -> tuple[str, bool]:
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
+        if time.monotonic() > give_up_at:
+            raise _TooSlow
         chunks.append(chunk)
         size += len(chunk)
         if size > MAX_BODY_BYTES:

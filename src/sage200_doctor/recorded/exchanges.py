@@ -51,6 +51,12 @@ class ApiPath:
         return EDITION_OF_SEGMENT.get(self.edition_segment or "")
 
     @property
+    def published(self) -> bool:
+        """The path is under an API's root (`…/accounts/vN/`); API Management answers any
+        other path itself."""
+        return _API_ROOT.search(self.base) is not None
+
+    @property
     def company_scoped(self) -> bool:
         """Everything but GET sites needs X-Site and X-Company."""
         return self.resource is not None and self.resource != "sites"

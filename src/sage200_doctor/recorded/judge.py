@@ -12,17 +12,23 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from sage200_doctor.engine.registry import CheckSpec
 from sage200_doctor.http.answer import Answer
 from sage200_doctor.http.network import NetworkProblem
-from sage200_doctor.http.sage import denial
+from sage200_doctor.http.sage import denial, status_phrase
 from sage200_doctor.redact import Redactor
 from sage200_doctor.rules import Judgement
-from sage200_doctor.rules.answers import gateway_limit, judge_gateway_key, judge_limit
+from sage200_doctor.rules.answers import (
+    gateway_limit,
+    judge_answered_in_between,
+    judge_gateway_key,
+    judge_limit,
+    unsigned_failure,
+)
 from sage200_doctor.rules.authorization import bare_token, judge_sent_header, refused_by_api
 from sage200_doctor.rules.query import judge_query
 
@@ -112,6 +118,10 @@ class CaptureJudge:
         """Requests with an Authorization or Cookie header (a sanitized export has none)."""
         self.pending_limits: dict[bytes, tuple[Judgement, RecordedExchange]] = {}
         self.retried: Counter[str] = Counter()
+        self.signers: Counter[str] = Counter()
+        """Who wrote the API host's answers: "sage" (API Management or the Web API), "unsigned"
+        (a 5xx page neither wrote, for a path no API serves), "other"."""
+        self.first_unsigned: RecordedExchange | None = None
         self.seen = Seen()
 
     def exchange(self, exchange: RecordedExchange) -> Face | None:
@@ -149,6 +159,7 @@ class CaptureJudge:
         path = api_path(exchange.request.url)
         self._remember(exchange, path.base, path.edition)
         self.ledger.observed("network.api", exchange)
+        self._signed(exchange, answer, published=path.published)
         if path.resource is None:
             return  # the API's root: only whether it answers
         if self._rate_limited(exchange, answer, path.resource):
@@ -178,6 +189,19 @@ class CaptureJudge:
             self.seen.api_bases.append(base)
         if edition:
             self.seen.editions.add(edition)
+
+    def _signed(self, exchange: RecordedExchange, answer: Answer, *, published: bool) -> None:
+        if answer.ok or denial(answer).layer != "unknown":
+            self.signers["sage"] += 1
+        elif unsigned_failure(answer) and not published:
+            # API Management answers a path no API is published on itself: an error page
+            # nobody at Sage signed for one came from something in front of the gateway. (For
+            # an API's own path it may be the site behind the gateway: judged by the data.)
+            self.signers["unsigned"] += 1
+            if self.first_unsigned is None:
+                self.first_unsigned = trimmed(exchange)
+        else:
+            self.signers["other"] += 1
 
     def _rate_limited(self, exchange: RecordedExchange, answer: Answer, resource: str) -> bool:
         """A gateway limit is a finding only if the same request was not answered later
@@ -258,12 +282,34 @@ class CaptureJudge:
     # --- the end of the capture -------------------------------------------------------------
 
     def finish(self) -> None:
+        through = self.gateway["accepted"] + self.gateway["not required"]
         for judgement, exchange in self.pending_limits.values():
-            self.ledger.judged(judgement, exchange)
+            # As in a live run: a limit before any request got through the gateway is the
+            # gateway's answer to the subscription, not a finding about one module.
+            owner = judgement if through else replace(judgement, check="gateway.subscription_key")
+            self.ledger.judged(owner, exchange)
         for check, count in self.retried.items():
             self.ledger.fact(check, "rate limited, answered on retry", count)
+        self._in_between()
         self.selection.finish()
         self.data.finish()
+
+    def _in_between(self) -> None:
+        """An error page nobody at Sage signed for a path API Management answers itself, and
+        not one answer from the host that API Management or the Web API wrote: what answered
+        stands in front of the gateway (the live network.api check asks such a path)."""
+        first = self.first_unsigned
+        if first is None or self.signers["sage"]:
+            return
+        parts = urlsplit(first.request.url)
+        host = parts.netloc.rpartition("@")[2]
+        said = status_phrase(answer_of(first, self.redactor))
+        evidence = (
+            f"although {parts.path or '/'} is a path no API is published on, which API Management "
+            f"answers itself; and no answer from {host} in the capture came from either"
+        )
+        judgement = judge_answered_in_between(host, said, evidence)
+        self.ledger.judged(judgement, first, times=self.signers["unsigned"])
 
 
 def _request_key(exchange: RecordedExchange) -> bytes:

@@ -18,8 +18,10 @@ from sage200_doctor.http import oauth
 from sage200_doctor.http.answer import Answer
 from sage200_doctor.rules import Judgement
 from sage200_doctor.rules.token import (
+    ApiClock,
     granted_scopes,
     judge_audience,
+    judge_clock,
     judge_expiry,
     judge_issuer,
     judge_not_a_jwt,
@@ -40,6 +42,10 @@ EXPIRY_FIX = (
     "refresh it before it runs out (Sage ID's access tokens last about an hour; the refresh "
     "token gives a new one)"
 )
+
+
+WHOSE = "The capturing machine's"
+"""Whose clock stamped the capture's times (not the machine running triage)."""
 
 
 @dataclass
@@ -136,9 +142,17 @@ class TokenJudge:
         if judgement is None or (left is not None and left >= -oauth.CLOCK_SKEW_S):
             self.ledger.observed("token.claims")
             return False
-        if answer.ok:
-            # The API accepted it: the capturing machine's clock is off, not the token.
-            self.ledger.fact("token.claims", "clock", "a token past its exp was accepted")
+        started = exchange.started.timestamp()
+        exp = oauth.seconds_value(seen.claims.get("exp"))
+        api = ApiClock.of(answer)
+        asked = f"{exchange.request.method} {urlsplit(exchange.request.url).path}"
+        clock = None
+        if exp is not None:
+            clock = judge_clock(exp, local_now=started, api=api, whose=WHOSE, asked=asked)
+        if clock is not None:
+            # The API accepted it, or its Date says it was still valid: the capturing
+            # machine's clock is off, not the token (judged as a live run judges it).
+            self.ledger.judged(clock, exchange)
             return False
         seen.expired = judgement
         self.ledger.judged(judgement, exchange)

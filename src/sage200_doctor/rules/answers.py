@@ -167,3 +167,23 @@ def judge_gateway_key(answer: Answer, *, key_sent: bool, live: bool = True) -> J
             ("faq.postman.subscription-key",),
         )
     return None
+
+
+def judge_answered_in_between(host: str, said: str, evidence: str) -> Judgement:
+    """An answer from the API host that neither API Management nor the Web API wrote, and
+    `evidence` that the gateway itself did not answer either: something in front of it did."""
+    return Judgement(
+        "network.api",
+        "failed",
+        f"The API gateway {host} was not reached: something in between answered ({said}).",
+        detail="Neither API Management (statusCode/message JSON) nor the Sage 200 API (Message) "
+        f"wrote that answer, {evidence}: a proxy, firewall, VPN or load balancer in front of the "
+        "gateway answers instead of it. Check HTTPS_PROXY / NO_PROXY and ask whoever runs the "
+        "proxy (docs/network.md).",
+        guidance=("guide.network",),
+    )
+
+
+def unsigned_failure(answer: Answer) -> bool:
+    """A server-side failure with a body neither API Management nor the Web API wrote."""
+    return answer.status is not None and answer.status >= 500 and denial(answer).layer == "unknown"

@@ -7,10 +7,13 @@ check verifies it against the identity server's keys, a recorded capture cannot,
 
 from __future__ import annotations
 
+import email.utils
+from dataclasses import dataclass
 from typing import Any
 
 from sage200_doctor.http import oauth
-from sage200_doctor.http.sage import status_meaning
+from sage200_doctor.http.answer import Answer
+from sage200_doctor.http.sage import denial, status_meaning, status_phrase
 from sage200_doctor.rules import Judgement
 
 CREDENTIALS = ("guide.auth.credentials",)
@@ -33,6 +36,8 @@ def judge_token_error(error: oauth.TokenError, *, hint: str = "") -> Judgement:
     said = f"HTTP {error.status}" + (f" {error.error}" if error.error else "")
     if error.description:
         said += f": {error.description}"
+    if error.unusable is not None:
+        return judge_unusable_grant(error.unusable)
     if error.error == "invalid_grant":
         return Judgement(
             check,
@@ -78,16 +83,115 @@ def judge_token_error(error: oauth.TokenError, *, hint: str = "") -> Judgement:
     )
 
 
-def judge_expiry(left: float | None, *, fix: str) -> Judgement | None:
-    """An access token past its `exp` (beyond the clock-skew allowance)."""
+def judge_unusable_grant(which: str) -> Judgement:
+    """A 200 whose access or refresh token is no token (RFC 6749: printable ASCII only)."""
+    rotated = (
+        " If Sage ID rotates refresh tokens, the configured one may have been used up by this "
+        "request: if the next run is refused with invalid_grant, sign in again (sage200-doctor "
+        "login)."
+        if which == "refresh_token"
+        else ""
+    )
+    return Judgement(
+        "token.refresh",
+        "failed",
+        f"The token endpoint answered HTTP 200 with a {which} that is not a token: it holds "
+        "characters no OAuth token may have (only printable ASCII is allowed).",
+        "Nothing from this answer was used or saved, and the configured refresh token was left "
+        f"as it is.{rotated} Something between sage200-doctor and Sage ID (a proxy rewriting "
+        "answers) or a wrong SAGE200_TOKEN_URL is the usual cause.",
+        ("guide.network", *CREDENTIALS),
+    )
+
+
+def judge_expiry(left: float | None, *, fix: str, api: ApiClock | None = None) -> Judgement | None:
+    """An access token past its `exp` (beyond the clock-skew allowance); `api`: what the API
+    said when asked (it refused the token, or its clock agrees), quoted as confirmation."""
     if left is None or left >= -oauth.CLOCK_SKEW_S:
         return None
+    agrees = f"The API agrees: GET sites with the token answered {api.said}. " if api else ""
     return Judgement(
         "token.claims",
         "failed",
         f"The access token expired {oauth.describe_duration(left)} ago.",
-        f"The API answers 401 to expired tokens. Get a new token; better, {fix}.",
+        f"{agrees}The API answers 401 to expired tokens. Get a new token; better, {fix}.",
         ACCESS,
+    )
+
+
+CLOCK = ("guide.clock",)
+
+
+@dataclass(frozen=True)
+class ApiClock:
+    """What the API said about a token the local clock calls expired: whether it accepted it
+    (None: its answer does not say), and the time by its clock (its `Date` header)."""
+
+    accepted: bool | None
+    date: float | None
+    said: str
+
+    @classmethod
+    def of(cls, answer: Answer) -> ApiClock:
+        """From the answer to one GET sites with the token (and the subscription key)."""
+        refused = answer.status == 401 and denial(answer).layer == "api"
+        accepted = True if answer.ok else (False if refused else None)
+        return cls(accepted, http_date(answer.headers.get("date", "")), status_phrase(answer))
+
+
+def http_date(value: str) -> float | None:
+    """An HTTP `Date` header as epoch seconds; None when there is none or it is no date."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:
+        return None  # RFC 9110 dates are GMT; one without a zone is not an HTTP date
+    return moment.timestamp()
+
+
+def judge_clock(
+    exp: float,
+    *,
+    local_now: float,
+    api: ApiClock,
+    whose: str = "This machine's",
+    asked: str = "GET sites",
+) -> Judgement | None:
+    """The local clock says the token has expired: a warning about the clock when the API
+    accepted the token or its clock says the token is still valid, else None (it expired).
+    `whose`: the clock that said so (this machine's, or the one that made a capture);
+    `asked`: the request the API answered with the token."""
+    left_by_api = exp - api.date if api.date is not None else None
+    valid_by_api = left_by_api is not None and left_by_api >= -oauth.CLOCK_SKEW_S
+    if not (api.accepted or valid_by_api):
+        return None
+    expired_for = oauth.describe_duration(local_now - exp)
+    said = "accepted it" if api.accepted else "did not, and its clock says it is still valid"
+    if api.date is None:
+        summary = (
+            f"{whose} clock looks wrong: by it the access token expired {expired_for} "
+            f"ago, but the API {said}."
+        )
+        measured = "The API's answer carried no Date header, so the skew cannot be measured."
+    else:
+        skew = local_now - api.date
+        summary = (
+            f"{whose} clock is {round(skew)} s ({oauth.describe_duration(skew)}) ahead of "
+            f"the API's: by it the access token expired {expired_for} ago, but the API {said}."
+        )
+        left = oauth.describe_duration(left_by_api or 0.0)
+        date = email.utils.formatdate(api.date, usegmt=True)
+        measured = f"By the API's clock (its Date header: {date}) the token has {left} left."
+    return Judgement(
+        "token.claims",
+        "warning",
+        summary,
+        f"{asked} with the token answered {api.said}. {measured} Tokens are judged by Sage's "
+        "clocks, so the token is fine; but a wrong clock makes tokens look expired to software "
+        "that checks them locally (and certificates look expired or not yet valid). Set this "
+        "machine's clock right: switch on time synchronisation (NTP; on Windows, w32time).",
+        CLOCK,
     )
 
 
