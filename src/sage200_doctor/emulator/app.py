@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from datetime import date
 
 from starlette.applications import Starlette
@@ -93,7 +94,8 @@ def default_face(path: str) -> Face:
 
 
 class RequestLogMiddleware:
-    """Records every HTTP request (method, path, status, face) and applies injected latency."""
+    """Records every HTTP request (method, path, status, face, arrival and answer times) and
+    applies injected latency."""
 
     def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
         self.app = app
@@ -103,6 +105,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        arrived = time.time()
         if self.state.latency_ms:
             await asyncio.sleep(self.state.latency_ms / 1000)
         tags: dict[str, object] = scope.setdefault("state", {})
@@ -111,7 +114,10 @@ class RequestLogMiddleware:
         def record() -> None:
             nonlocal recorded
             face = _FACES.get(str(tags.get("face")), default_face(scope["path"]))
-            self.state.record(LoggedRequest(scope["method"], scope["path"], status, face))
+            entry = LoggedRequest(
+                scope["method"], scope["path"], status, face, arrived, time.time()
+            )
+            self.state.record(entry)
             recorded = True
 
         async def send_and_record(message: Message) -> None:
