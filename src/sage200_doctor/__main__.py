@@ -4,4 +4,5 @@ import sys
 
 from sage200_doctor.commands import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a fleet's shard process imports it as __mp_main__
+    sys.exit(main())

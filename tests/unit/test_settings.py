@@ -369,7 +369,7 @@ def test_concurrency_must_be_a_whole_number_from_1_to_32(value: str) -> None:
     loaded = load(environ={"SAGE200_CONCURRENCY": value})
     (problem,) = [p for p in loaded.problems if p.key == "SAGE200_CONCURRENCY"]
     assert problem.severity == "error"
-    assert loaded.settings.concurrency == 16
+    assert loaded.settings.concurrency == 32
 
 
 @pytest.mark.parametrize(("value", "width"), [("1", 1), (" 16 ", 16), ("32", 32)])

@@ -149,7 +149,7 @@ def test_a_stop_during_the_grant_still_says_where_the_rotated_token_went(
     def still_busy(*_: object) -> None:
         time.sleep(1.0)  # the seal comes first: the stop was waiting for the critical section
 
-    monkeypatch.setattr("sage200_doctor.checks.token._adopt", still_busy)
+    monkeypatch.setattr("sage200_doctor.checks.token.adopt", still_busy)
     options = RunOptions(only=("token.refresh",), transport=httpx.MockTransport(stopped_in_flight))
     run = DiagnosticRun(loaded, options)
     run.start()

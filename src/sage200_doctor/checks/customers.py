@@ -70,10 +70,28 @@ def _reference(run: Diagnosis) -> tuple[str, str] | None:
 
 
 def _ask_filter_ahead(run: Diagnosis) -> bool:
+    """The `$filter` as soon as a reference is known; GET customers/{id} the moment its answer
+    is in (asked again until then), if the check will get that far."""
     chosen = _reference(run)
-    return chosen is not None and run.get_ahead(
-        "customers", params={"$filter": equals("reference", chosen[0])}
-    )
+    if chosen is None:
+        return False
+    reference, origin = chosen
+    query = equals("reference", reference)
+    params = {"$filter": query}
+    if not run.was_sent_ahead("customers", params=params):
+        run.get_ahead("customers", params=params)
+        return False
+    answer = run.peek("customers", params=params)
+    if answer is None:
+        return False
+    found = customers_in(answer.json)
+    if (
+        answer.ok
+        and judge_filter_body(answer, query) is None
+        and judge_reference_answer(reference, found, query=query, origin=origin) is None
+    ):
+        run.get_ahead(f"customers/{record_found(reference, found).get('id')}")
+    return True
 
 
 @check(

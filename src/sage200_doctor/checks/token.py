@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from contextlib import nullcontext
 from typing import Any
 
-from sage200_doctor.config.credential_lock import CredentialBusy
 from sage200_doctor.config.file_writes import interrupted_writes
-from sage200_doctor.config.rotation import (
-    HeldCredential,
-    RotationRecord,
-    hold_refresh_token,
-    keep_rotated_refresh_token,
-)
+from sage200_doctor.config.rotation import RotationRecord
 from sage200_doctor.config.settings import Secret
-from sage200_doctor.config.shared_credentials import SharedCredentials, credential_key
-from sage200_doctor.engine.control import RunInterrupted
 from sage200_doctor.engine.diagnosis import Diagnosis, TokenFacts
 from sage200_doctor.engine.registry import check, fail, report, report_any, skip, warn
 from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http import oauth
 from sage200_doctor.http.sage import status_phrase
-from sage200_doctor.http.session import Answer
 from sage200_doctor.rules import Judgement
 from sage200_doctor.rules.authorization import bare_token
 from sage200_doctor.rules.token import (
@@ -41,29 +30,35 @@ from sage200_doctor.rules.token import (
     judge_token_error,
 )
 
+from .token_grant import CHECK_ID, adopt, client_auth, refresh, start_early, take_early
+
 
 @check(
-    "token.refresh",
+    CHECK_ID,
     order=60,
     title="Refresh token mints an access token",
     verifies="a configured refresh token mints an access token with the configured client "
     "authentication (skipped when none is configured)",
     depends=("network.identity",),
     guidance=CREDENTIALS,
+    ahead=start_early,  # the grant leaves in the first wave, beside the reachability probes
+    ahead_after=("config.values",),  # never on settings the configuration checks refused
 )
 def check_refresh_token_mints_access_token(run: Diagnosis) -> str:
     settings = run.settings
     if not settings.refresh_token:
         skip("No refresh token is configured; the configured access token is used as it is.")
-    method = settings.client_auth.strip().lower()
-    result = _refresh(run, method)
+    method = client_auth(run)
+    result = take_early(run, method)
+    if result is None:
+        result = refresh(run, method, run.facts)
     if isinstance(result, oauth.TokenError) and result.error == "invalid_client":
         _explain_invalid_client(run, method)
     if isinstance(result, oauth.TokenError):
         _carry_on_with_the_access_token(run)
         _explain_token_error(result, hint=_interrupted_write_hint(run))
     assert isinstance(result, oauth.TokenGrant)
-    _adopt(run, result)
+    adopt(run, result)
     lifetime = (
         f", valid for {oauth.describe_duration(result.expires_in)}" if result.expires_in else ""
     )
@@ -83,131 +78,6 @@ def _judge_rotation(record: RotationRecord | None, summary: str) -> str:
     return f"{summary} {record.note}"
 
 
-def _refresh(run: Diagnosis, method: str) -> oauth.TokenGrant | oauth.TokenError:
-    settings = run.settings
-
-    def give_up_if_stopped() -> None:
-        if run.control.stopped:
-            raise RunInterrupted
-
-    try:
-        # Critical from the moment the credential is held: from then on the grant is sent and
-        # its answer, which may hold the only working refresh token (rotation), is saved even
-        # if the run is stopped meanwhile. Only waiting for another run's lock gives way.
-        with (
-            run.control.critical(),
-            hold_refresh_token(
-                settings, wait_s=_lock_wait_s(run), on_wait=give_up_if_stopped
-            ) as held,
-        ):
-            answer, result = _grant_once(run, method, held)
-    except CredentialBusy as busy:
-        fail(
-            f"Another process has held the lock on {busy.path} for {busy.waited_s:.0f} s, so "
-            "the refresh token was not used.",
-            detail="Runs that share an env file take turns with its refresh token: presenting "
-            "it while another run does could get it revoked when Sage ID rotates refresh tokens. "
-            "Wait for the other run (or stop it if it hangs); the lock goes when it ends.",
-            guidance=("guide.config",),
-        )
-    if answer is not None and answer.problem is not None:
-        fail(
-            f"The token endpoint could not be reached: {answer.problem.sentence}",
-            guidance=("guide.network",),
-        )
-    return result
-
-
-def _lock_wait_s(run: Diagnosis) -> float:
-    """Long enough for another run's whole refresh grant and write-back."""
-    return max(60.0, 3 * run.settings.timeout_s + 10)
-
-
-def _grant_once(
-    run: Diagnosis, method: str, held: HeldCredential
-) -> tuple[Answer | None, oauth.TokenGrant | oauth.TokenError]:
-    """The refresh grant, or the grant another environment of a fleet got for the same
-    credential; a rotated refresh token is saved before anything else happens."""
-    settings = run.settings
-    assert settings.client_id is not None
-    secret = settings.client_secret.reveal().strip() if settings.client_secret else None
-    shared = run.shared_credentials
-    key = credential_key(settings.token_url.strip(), settings.client_id.strip(), held.configured)
-    auth = credential_key(method, secret or "")
-    with shared.exclusive(key) if shared is not None else nullcontext():
-        reused = shared.grant_for(key, auth) if shared is not None else None
-        if reused is not None:
-            run.learn_secret("access_token", reused.access_token)
-            run.learn_secret("refresh_token", reused.refresh_token)
-            run.rotation = _shared_rotation(run, reused, held)
-            return None, reused
-        presented = _presentable(run, held, shared, key)
-        answer = oauth.refresh(
-            run.session,
-            token_url=settings.token_url.strip(),
-            refresh_token=presented,
-            client_id=settings.client_id.strip(),
-            client_secret=secret,
-            method=method,
-        )
-        result = oauth.parse_token_answer(answer)
-        if isinstance(result, oauth.TokenGrant):
-            # Persist first: until it is written, the rotated token exists in this process only.
-            run.rotation = keep_rotated_refresh_token(
-                settings,
-                result.refresh_token,
-                held=held.presenting(presented),
-                save_rotated=run.save_rotated,
-            )
-            if run.rotation is not None:  # said even if the run is stopped before the result
-                run.said_if_stopped["token.refresh"] = run.rotation.note
-            run.learn_secret("access_token", result.access_token)
-            run.learn_secret("refresh_token", result.refresh_token)
-            if shared is not None:
-                shared.record(key, auth, result, result.refresh_token)
-    return answer, result
-
-
-def _presentable(
-    run: Diagnosis,
-    held: HeldCredential,
-    shared: SharedCredentials[oauth.TokenGrant] | None,
-    key: str,
-) -> str:
-    """The refresh token to present: never one already rotated away by this process or, as
-    far as the env file shows, by another run."""
-    token = held.token
-    if held.changed_meanwhile:
-        run.facts["refresh token"] = (
-            f"read again from {run.settings.env_file}: another run rotated it after this run "
-            "started, so the newer one was used"
-        )
-    elif shared is not None:
-        token = shared.newest_token(key) or token
-    if token != held.configured:
-        run.redactor.add("refresh_token", Secret(token))
-    return token
-
-
-def _shared_rotation(
-    run: Diagnosis, grant: oauth.TokenGrant, held: HeldCredential
-) -> RotationRecord:
-    """The record of an environment that took the grant another one got: its own env file
-    still gets the rotated token, if it holds an older one."""
-    note = (
-        "Another environment of this run shares this refresh token and refreshed it moments "
-        "ago; its grant was used here, so the refresh token was presented once."
-    )
-    record = None
-    if held.locked is not None:
-        record = keep_rotated_refresh_token(
-            run.settings, grant.refresh_token, held=held, save_rotated=run.save_rotated
-        )
-    if record is None:
-        return RotationRecord(None, None, note)
-    return dataclasses.replace(record, note=f"{note} {record.note}")
-
-
 def _explain_invalid_client(run: Diagnosis, method: str) -> None:
     # One probe with the other client-authentication method (never a loop): it tells a wrong
     # secret apart from a secret sent the way this client is not set up to accept.
@@ -217,9 +87,9 @@ def _explain_invalid_client(run: Diagnosis, method: str) -> None:
             "Sage ID rejected the client (invalid_client): the client id is unknown or needs a secret.",
             detail="No SAGE200_CLIENT_SECRET is configured. Confidential (web) clients need one.",
         )
-    probe = _refresh(run, other)
+    probe = refresh(run, other, run.facts)
     if isinstance(probe, oauth.TokenGrant):
-        _adopt(run, probe)
+        adopt(run, probe)
         run.substitute(
             Substitute(
                 replaced=f"{method} client authentication",
@@ -278,15 +148,6 @@ def _interrupted_write_hint(run: Diagnosis) -> str:
         f" {left[-1]} was left beside the env file by a run stopped while it saved a rotated "
         "refresh token: it may hold the newest one. If so, copy SAGE200_REFRESH_TOKEN from it "
         "into the env file and delete it."
-    )
-
-
-def _adopt(run: Diagnosis, grant: oauth.TokenGrant) -> None:
-    run.token = TokenFacts(
-        access_token=Secret(grant.access_token),
-        source="refresh",
-        granted_scope=grant.scope,
-        refresh_token_issued=grant.refresh_token is not None or bool(run.settings.refresh_token),
     )
 
 

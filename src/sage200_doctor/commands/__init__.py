@@ -8,11 +8,12 @@ are printed as one line and end with their exit code here, in one place; so is C
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sage200_doctor import __version__
 from sage200_doctor.errors import DoctorError, ExitCode
@@ -77,6 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (`argv` None: this process's own arguments, and the process ends
+    here, without the interpreter's teardown); the exit code when given `argv`."""
+    code = _dispatch(argv)
+    if argv is None:
+        exit_now(code)
+    return code
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process once its output is flushed, skipping the interpreter's teardown
+    (freeing every module and object: ~0.1-0.2 s after a run, for nothing). Every file the
+    command wrote is closed by then; a rotated token is saved inside the run."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if "coverage" in sys.modules:
+        sys.exit(code)  # measured runs write their coverage data at exit
+    os._exit(code)
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     _complete(parser)
     try:

@@ -19,7 +19,8 @@ def run_fleet(args: argparse.Namespace) -> int:
         raise UsageError(
             "--fleet cannot be combined with --env, --bundle, --baseline or --save-rotated"
         )
-    fleet = FleetRun(load_fleet(Path(args.fleet)), run_options(args), at_once=args.workers)
+    environments = load_fleet(Path(args.fleet))
+    fleet = FleetRun(environments, run_options(args), at_once=args.workers, processes=None)
     results = wait_for(fleet)
     report_dir = Path(args.report_dir)
     write_fleet_reports(results, report_dir, fleet.redactor)

@@ -79,7 +79,8 @@ examples:
         "--workers",
         type=int,
         metavar="N",
-        help="with --fleet: environments diagnosed at once (default: up to 16)",
+        help="with --fleet: environments diagnosed at once (default: 16 per process; a big "
+        "fleet uses a process per CPU)",
     )
     add_report_options(parser)
     parser.set_defaults(handler=handle_run)

@@ -36,7 +36,7 @@ EDITION_BASE_URLS: Final[Mapping[str, str]] = MappingProxyType(
 CLIENT_AUTH_METHODS: Final = ("basic", "body")
 DEFAULT_TIMEOUT_S: Final = 20.0
 MAX_TIMEOUT_S: Final = 600.0
-DEFAULT_CONCURRENCY: Final = 16  # requests in flight at once; 1 sends them one at a time
+DEFAULT_CONCURRENCY: Final = 32  # requests in flight at once; 1 sends them one at a time
 MAX_CONCURRENCY: Final = 32
 DEFAULT_REFRESH_TOKEN_MAX_DAYS: Final = 90  # the longest lifetime Sage ID credentials allow
 DEFAULT_EXPIRY_WARNING_DAYS: Final = 14
@@ -328,7 +328,7 @@ KEYS: Final[tuple[Key, ...]] = (
     Key("SAGE200_COMPANY_ID", "company_id", "X-Company value (company_id from GET sites)"),
     Key("SAGE200_CUSTOMER_REFERENCE", "customer_reference", "a customer reference that exists"),
     Key("SAGE200_TIMEOUT_S", "timeout_s", "per-request time limit in seconds", timeout, "20"),
-    Key("SAGE200_CONCURRENCY", "concurrency", "GETs in flight at once, 1 to 32", concurrency, "16"),
+    Key("SAGE200_CONCURRENCY", "concurrency", "GETs in flight at once, 1 to 32", concurrency, "32"),
     Key("SAGE200_CA_BUNDLE", "ca_bundle", "extra trusted CA file (PEM)", ca_bundle),
     Key("SAGE200_REFRESH_TOKEN_ISSUED_AT", "refresh_token_issued_at", "when you signed in", moment),
     Key("SAGE200_REFRESH_TOKEN_MAX_DAYS", "refresh_token_max_days", "refresh token lifetime in days", days(1), "90"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from datetime import date
 
 from starlette.applications import Starlette
@@ -95,7 +96,8 @@ def default_face(path: str) -> Face:
 
 
 class RequestLogMiddleware:
-    """Records every HTTP request (method, path, status, face) and applies injected latency."""
+    """Records every HTTP request (method, path, status, face, arrival and answer times) and
+    applies injected latency."""
 
     def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
         self.app = app
@@ -105,6 +107,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        arrived = time.time()
         if self.state.latency_ms:
             await asyncio.sleep(self.state.latency_ms / 1000)
         tags: dict[str, object] = scope.setdefault("state", {})
@@ -115,7 +118,13 @@ class RequestLogMiddleware:
             face = _FACES.get(str(tags.get("face")), default_face(scope["path"]))
             fault = tags.get("fault")
             entry = LoggedRequest(
-                scope["method"], scope["path"], status, face, fault=str(fault) if fault else None
+                scope["method"],
+                scope["path"],
+                status,
+                face,
+                arrived,
+                time.time(),
+                fault=str(fault) if fault else None,
             )
             self.state.record(entry)
             recorded = True

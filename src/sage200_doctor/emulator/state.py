@@ -28,6 +28,11 @@ class LoggedRequest:
     path: str
     status: int
     face: Face
+    arrived: float = field(default=0.0, compare=False)
+    """When the request reached the emulator (epoch seconds, before any injected latency):
+    requests sent together arrive together, so waves can be counted from the server's side."""
+    answered: float = field(default=0.0, compare=False)
+    """When the last byte of the answer left (epoch seconds)."""
     fault: str | None = None
     """The fault (emulator/faults.py) that answered instead of the service, if any."""
 

@@ -34,6 +34,9 @@ class CheckSpec:
     """Guidance attached to any finding of this check unless the finding names its own."""
     function: CheckFunction
     ahead: AheadFunction | None = None
+    ahead_after: tuple[str, ...] = ()
+    """Checks that must have passed before `ahead` is asked (its prerequisites need only not
+    have failed yet): for work that must not start on settings the run has not accepted."""
 
 
 class Finding(Exception):
@@ -106,17 +109,19 @@ def check(
     depends: tuple[str, ...] = (),
     guidance: tuple[str, ...] = (),
     ahead: AheadFunction | None = None,
+    ahead_after: tuple[str, ...] = (),
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Declare a check. Ids and orders are unique; prerequisites must run earlier.
 
-    `ahead` is optional and only about speed: the check's answers must not depend on it."""
+    `ahead` is optional and only about speed: the check's answers must not depend on it.
+    `ahead_after` holds it back until those checks have passed."""
 
     def register(function: CheckFunction) -> CheckFunction:
         known = _REGISTRY.get(check_id)
         if known is not None and _where(known.function) != _where(function):
             raise ValueError(f"check {check_id!r} is declared twice")
         _REGISTRY[check_id] = CheckSpec(
-            check_id, order, title, verifies, depends, guidance, function, ahead
+            check_id, order, title, verifies, depends, guidance, function, ahead, ahead_after
         )
         return function
 

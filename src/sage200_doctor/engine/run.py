@@ -164,16 +164,22 @@ class DiagnosticRun:
                 return  # already running (started elsewhere): one diagnosis per run
             self._began = True
             self._changed.notify_all()
-        warmup = Warmup(spec.id for spec in self.specs)
+        warmup: list[Warmup] = []
         sent_ahead: set[str] = set()
 
         def ahead() -> None:
             running = self._running[0] if self._running else None
             send_ahead(self.specs, self.diagnosis, self._results, sent_ahead, running=running)
 
-        # While a check waits for an answer, later checks may send what the answers that
-        # arrived meanwhile let them build.
-        self.diagnosis.session.before_waiting = ahead
+        def waiting() -> None:
+            ahead()
+            if not warmup:  # the first wave is out: imports no longer delay a request
+                warmup.append(Warmup(spec.id for spec in self.specs))
+
+        # While a check waits for an answer, later checks send what each answer that arrives
+        # meanwhile lets them build, the moment it arrives (only this thread does).
+        self.diagnosis.session.before_waiting = waiting
+        self.diagnosis.session.hook_thread = threading.current_thread()
         try:
             for spec in self.specs:
                 if self.control.stopped:
@@ -183,7 +189,8 @@ class DiagnosticRun:
         except RunInterrupted:
             pass
         finally:
-            warmup.stop()
+            for started in warmup:
+                started.stop()
             with self._changed:
                 self._running = None
                 self._finished = True

@@ -47,7 +47,7 @@ def send_ahead(
     for spec in specs:
         if spec.ahead is None or spec.id in done or spec.id in started or spec.id == running:
             continue
-        if not _may_still_run(spec, by_id, done):
+        if not _may_still_run(spec, by_id, done) or not _passed(spec.ahead_after, done):
             continue
         try:
             if spec.ahead(diagnosis):
@@ -55,6 +55,10 @@ def send_ahead(
         except Exception:
             # Sending ahead only saves time; the check itself still sends what it needs.
             started.add(spec.id)
+
+
+def _passed(check_ids: tuple[str, ...], done: dict[str, CheckResult]) -> bool:
+    return all(c in done and done[c].lets_dependents_run for c in check_ids)
 
 
 def _may_still_run(

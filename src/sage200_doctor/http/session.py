@@ -8,7 +8,9 @@ for the check that made it.
 Requests that do not need each other's answers can go out at once: `send_ahead` starts a GET on a
 lane of worker threads, and the `request` that later asks for exactly the same GET (same URL, same
 headers) takes its answer instead of sending it again. Checks still ask, judge and record in
-order; only the waiting overlaps. Nothing but GET is ever sent ahead.
+order; only the waiting overlaps. Nothing but GET is ever sent ahead. Whenever an answer arrives
+while the run waits, `before_waiting` is asked again, so a request built from that answer leaves
+at once rather than at the next check.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import math
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import certifi
@@ -31,7 +34,7 @@ from sage200_doctor import __version__
 from sage200_doctor.engine.control import RunControl
 from sage200_doctor.engine.results import Exchange
 from sage200_doctor.http.answer import MAX_BODY_BYTES, Answer
-from sage200_doctor.http.lanes import Flight, Lane, run_alone
+from sage200_doctor.http.lanes import Flight, Lane, start_alone
 from sage200_doctor.http.network import NetworkProblem, classify, host_of, proxy_for
 from sage200_doctor.redact import Redactor, cut
 
@@ -80,6 +83,7 @@ def run_budget(deadline_s: float) -> float:
     return max(MIN_RUN_BUDGET_S, RUN_BUDGET_DEADLINES * deadline_s)
 
 
+T = TypeVar("T")
 RequestKey = tuple[str, str, tuple[tuple[str, str], ...]]
 ClientSource = httpx.Client | Callable[[], httpx.Client]
 
@@ -112,6 +116,11 @@ class Session:
         self._began: float | None = None
         """When the first request left (monotonic): the run budget counts from there."""
         self._exchanges: list[Exchange] = []
+        self._recording = threading.local()
+        """Where this thread's exchanges go, when not to the check now running (`recording`)."""
+        self._set_aside: list[list[Exchange]] = []
+        """Evidence recorded elsewhere that no check has adopted yet (see `recording`)."""
+        self._counting = threading.Lock()
         self.request_count = 0
         self.rate_limit_waited_s = 0.0
         self._lane = Lane(concurrency, name="sage200-ahead") if concurrency > 1 else None
@@ -121,9 +130,18 @@ class Session:
         self.unused_ahead: list[str] = []
         """Requests sent ahead that no check asked for (a failed check made them moot)."""
         self.before_waiting: Callable[[], None] | None = None
-        """Called whenever the session is about to wait for an answer: a chance to send more
-        ahead (answers that arrived meanwhile may be what the next requests are built from)."""
+        """Called whenever the session is about to wait for an answer, and again each time an
+        answer arrives while it waits: a chance to send more ahead (the answer may be what the
+        next requests are built from). Only on `hook_thread` (the engine's): it reads and
+        changes the run's state, which no other thread touches."""
+        self.hook_thread: threading.Thread | None = None
         self._in_hook = False
+        self._arrival = threading.Condition()
+        self._arrivals = 0
+        """Answers (or other awaited work) finished so far: a waiter that sees it change asks
+        `before_waiting` again."""
+        self._examined = 0
+        """`_arrivals` when `before_waiting` was last asked: what arrived since is news."""
         self.on_wait: Callable[[float], None] | None = None
         """Told how long the session is about to wait before retrying (progress display)."""
 
@@ -131,10 +149,13 @@ class Session:
         """End the session without waiting for anything still on the wire."""
         if self._lane is not None:
             self._lane.stop()
+        for evidence in self._set_aside:
+            self.unused_ahead += [self._redactor.safe_text(f"{e.method} {e.url}") for e in evidence]
+        self._set_aside.clear()
         for key, flights in self._ahead.items():
             for flight in flights:
                 if flight.future.cancel():
-                    self.request_count -= 1  # still queued: it never went out
+                    self._count(-1)  # still queued: it never went out
                 else:
                     self.unused_ahead.append(self._redactor.safe_text(f"GET {key[1]}"))
         self._ahead.clear()
@@ -161,6 +182,41 @@ class Session:
         taken, self._exchanges = self._exchanges, []
         return taken
 
+    @contextmanager
+    def recording(self, into: list[Exchange]) -> Iterator[None]:
+        """Record this thread's exchanges into `into` rather than the running check's evidence
+        (work started early on another thread); a check `adopt`s them when it uses the result.
+        Not adopted by the end, they are reported as sent ahead and unused."""
+        self._set_aside.append(into)
+        self._recording.into = into
+        try:
+            yield
+        finally:
+            self._recording.into = None
+
+    def adopt(self, evidence: list[Exchange]) -> None:
+        """Make exchanges recorded elsewhere (`recording`) evidence of the check now running."""
+        if any(evidence is kept for kept in self._set_aside):
+            self._set_aside = [kept for kept in self._set_aside if kept is not evidence]
+        self._exchanges.extend(evidence)
+
+    def wake(self) -> None:
+        """Tell a waiting asker that something it may build on has arrived (see
+        `before_waiting`): an answer, or work finished on another thread."""
+        with self._arrival:
+            self._arrivals += 1
+            self._arrival.notify_all()
+
+    def wait_for(self, future: futures.Future[T]) -> T:
+        """Wait for work done on another thread as for an answer: sending ahead whatever the
+        answers arriving meanwhile allow, and stopping when the run is stopped."""
+        self._wait_until(future.done)
+        return future.result()
+
+    def _count(self, change: int = 1) -> None:
+        with self._counting:
+            self.request_count += change
+
     def send_ahead(
         self,
         url: str,
@@ -175,8 +231,9 @@ class Session:
             return False
         full_url = _with_query(url, params)
         sent = dict(headers or {})
-        self.request_count += 1
+        self._count()
         flight = self._lane.submit(lambda: self._transmit("GET", full_url, sent, None))
+        flight.future.add_done_callback(lambda _: self.wake())
         self._flights.append(flight)
         self._ahead.setdefault(_key("GET", full_url, sent), []).append(flight)
         return True
@@ -207,6 +264,9 @@ class Session:
     def _about_to_wait(self) -> None:
         if self.before_waiting is None or self._in_hook:
             return
+        if self.hook_thread is not None and threading.current_thread() is not self.hook_thread:
+            return
+        self._examined = self._arrivals
         self._in_hook = True
         try:
             self.before_waiting()
@@ -264,7 +324,7 @@ class Session:
         if flight is None:
             self._about_to_wait()
             self._control.raise_if_stopped()
-            self.request_count += 1
+            self._count()
             flight = self._send_now(method, url, headers, form)
         elif not flight.future.done():
             self._about_to_wait()
@@ -285,10 +345,10 @@ class Session:
             flight: Flight[Answer] = Flight(lambda: self._transmit(method, url, headers, form))
             flight.run()
             return flight
-        flight = run_alone(
-            lambda: self._transmit(method, url, headers, form), name="sage200-request"
-        )
+        flight = Flight(lambda: self._transmit(method, url, headers, form))
+        flight.future.add_done_callback(lambda _: self.wake())
         self._flights.append(flight)
+        start_alone(flight, name="sage200-request")
         return flight
 
     def _claim_ahead(
@@ -301,7 +361,7 @@ class Session:
             return None
         flight = waiting.pop(0)
         if flight.future.cancel():
-            self.request_count -= 1
+            self._count(-1)
             return None
         return flight
 
@@ -309,16 +369,37 @@ class Session:
         """The flight's answer; a deadline problem if it takes longer than the deadline or
         outlasts the run budget; stops waiting (RunInterrupted) when the run is stopped, unless
         a critical stretch needs it."""
-        while True:
-            try:
-                return flight.future.result(timeout=POLL_S)
-            except TimeoutError:
-                pass
+
+        def give_up() -> bool:
+            return self._past_deadline(flight) or self._budget_left() < 0
+
+        if self._wait_until(flight.future.done, give_up=give_up):
+            return flight.future.result()
+        if self._past_deadline(flight):
+            return _deadline_answer(method, url, self._deadline_s or 0.0)
+        return _budget_answer(method, url, self._budget_s or 0.0, sent=True)
+
+    def _wait_until(
+        self, done: Callable[[], bool], *, give_up: Callable[[], bool] | None = None
+    ) -> bool:
+        """Wait until `done()` (True) or `give_up()` (False). Each time something else arrives
+        meanwhile, `before_waiting` is asked again: the follow-ups of an answer leave the
+        moment it is in, not when the check that waits for another answer is done."""
+        seen = self._examined  # an answer that came in since the hook last ran is news too
+        while not done():
+            with self._arrival:
+                if self._arrivals == seen and not done():
+                    self._arrival.wait(POLL_S)
+                arrived = self._arrivals != seen
+                seen = self._arrivals
+            if done():
+                break
             self._control.raise_if_stopped()
-            if self._past_deadline(flight):
-                return _deadline_answer(method, url, self._deadline_s or 0.0)
-            if self._budget_left() < 0:
-                return _budget_answer(method, url, self._budget_s or 0.0, sent=True)
+            if give_up is not None and give_up():
+                return False
+            if arrived:
+                self._about_to_wait()
+        return True
 
     def _past_deadline(self, flight: Flight[Answer]) -> bool:
         started = flight.started
@@ -400,7 +481,8 @@ class Session:
         body: str | None = None
         if form is not None:
             body = urlencode(redact.data(dict(form)))
-        self._exchanges.append(
+        into = getattr(self._recording, "into", None)
+        (self._exchanges if into is None else into).append(
             Exchange(
                 method=method,
                 url=redact.safe_text(url),

@@ -92,13 +92,17 @@ class KnownValues:
         return len(self._forms)
 
     def register(self, label: str, values: Iterable[str]) -> None:
+        # Copied, then swapped in: a token learned on another thread (the early refresh grant)
+        # never changes the dict under a redaction iterating it.
+        forms = dict(self._forms)
         for value in values:
             if len(value) >= MIN_SECRET_LENGTH:
                 for form in encodings(value):
-                    self._forms[form] = label
+                    forms[form] = label
                 size = len(value.encode())
                 self._shortest = min(self._shortest or size, size)
-        self._runs_seen.clear()
+        self._forms = forms
+        self._runs_seen = {}
 
     def label_of(self, form: str) -> str:
         return self._forms.get(form, "secret")

@@ -60,24 +60,24 @@ def build_fleet_report(results: dict[str, RunResult], redactor: Redactor) -> dic
     environments = []
     for name, result in results.items():
         root = result.root_cause
-        environments.append(
+        entry: dict[str, Any] = redactor.data(
             {
                 "name": name,
                 "verdict": result.verdict.value,
                 "exit_code": result.exit_code,
                 "root_cause": {"check": root.id, "summary": root.summary} if root else None,
-                "report": build_report(result, redactor),
             }
         )
+        # build_report sweeps its report with this same redactor: not swept twice.
+        entry["report"] = build_report(result, redactor)
+        environments.append(entry)
     codes = [result.exit_code for result in results.values()]
-    report = {
+    return {
         "schema": SCHEMA_ID,
         "exit_code": worst_exit_code(codes),
         "environments": environments,
-        "clusters": clusters(results),
+        "clusters": redactor.data(clusters(results)),
     }
-    redacted: dict[str, Any] = redactor.data(report)
-    return redacted
 
 
 def render_summary(results: dict[str, RunResult]) -> str:
