@@ -14,7 +14,6 @@ from sage200_doctor.engine.results import Substitute
 from sage200_doctor.http import oauth
 from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.rules import Judgement
-from sage200_doctor.rules.authorization import bare_token
 from sage200_doctor.rules.token import (
     CREDENTIALS,
     RECONSENT,
@@ -30,7 +29,15 @@ from sage200_doctor.rules.token import (
     judge_token_error,
 )
 
-from .token_grant import CHECK_ID, adopt, client_auth, refresh, start_early, take_early
+from .token_grant import (
+    CHECK_ID,
+    adopt,
+    client_auth,
+    configured_token,
+    refresh,
+    start_early,
+    take_early,
+)
 
 
 @check(
@@ -167,7 +174,7 @@ def _ask_jwks_ahead(run: Diagnosis) -> bool:
     ahead=_ask_jwks_ahead,
 )
 def check_access_token_claims(run: Diagnosis) -> str:
-    token = run.token or _configured_token(run)
+    token = run.token or configured_token(run)
     run.token = token
     try:
         claims = oauth.peek_claims(token.access_token.reveal())
@@ -228,18 +235,6 @@ def _expiry_fix(run: Diagnosis) -> str:
     if not run.settings.refresh_token:
         return "configure SAGE200_REFRESH_TOKEN so each run mints a fresh one"
     return "the identity server minted an expired token"
-
-
-def _configured_token(run: Diagnosis) -> TokenFacts:
-    settings = run.settings
-    if settings.access_token:
-        return TokenFacts(
-            access_token=Secret(settings.access_token.reveal().strip()), source="access_token"
-        )
-    assert settings.authorization is not None
-    return TokenFacts(
-        access_token=Secret(bare_token(settings.authorization.reveal())), source="authorization"
-    )
 
 
 def _verify_signature(run: Diagnosis, token: TokenFacts) -> None:

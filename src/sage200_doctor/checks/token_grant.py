@@ -32,6 +32,7 @@ from sage200_doctor.engine.results import Exchange
 from sage200_doctor.http import oauth
 from sage200_doctor.http.lanes import Flight, start_alone
 from sage200_doctor.http.session import Answer
+from sage200_doctor.rules.authorization import bare_token
 
 CHECK_ID = "token.refresh"
 Granted = oauth.TokenGrant | oauth.TokenError
@@ -58,6 +59,14 @@ def start_early(run: Diagnosis) -> bool:
     the API requests sent ahead can be built from it while the first wave's answers are still
     being judged."""
     settings = run.settings
+    if not settings.refresh_token and (settings.access_token or settings.authorization):
+        # The configured token is known now: the API requests built from it may leave with the
+        # first wave instead of waiting for token.claims' turn (GETs only; judged in order).
+        # Not a token that is no JWT or has expired by this clock: token.claims judges it first.
+        token = configured_token(run)
+        if _usable_by_this_clock(token):
+            run.token = token
+        return True
     if not (settings.refresh_token and settings.client_id):
         return True  # nothing to start: token.refresh skips (or config.complete failed)
     early = EarlyGrant(client_auth(run), Flight(lambda: _grant_early(run, early)))
@@ -97,6 +106,27 @@ def adopt(run: Diagnosis, grant: oauth.TokenGrant) -> None:
         granted_scope=grant.scope,
         refresh_token_issued=grant.refresh_token is not None or bool(run.settings.refresh_token),
     )
+
+
+def configured_token(run: Diagnosis) -> TokenFacts:
+    settings = run.settings
+    if settings.access_token:
+        return TokenFacts(
+            access_token=Secret(settings.access_token.reveal().strip()), source="access_token"
+        )
+    assert settings.authorization is not None
+    return TokenFacts(
+        access_token=Secret(bare_token(settings.authorization.reveal())), source="authorization"
+    )
+
+
+def _usable_by_this_clock(token: TokenFacts) -> bool:
+    try:
+        claims = oauth.peek_claims(token.access_token.reveal())
+    except oauth.NotAJwt:
+        return False
+    left = oauth.seconds_left(claims)
+    return left is None or left > 0
 
 
 def refresh(run: Diagnosis, method: str, facts: dict[str, Any]) -> Granted:
