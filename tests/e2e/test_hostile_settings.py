@@ -98,16 +98,16 @@ def test_a_proxy_no_client_can_use_is_a_configuration_finding(proxy: str, tmp_pa
     assert run.code == 2
 
 
-def test_a_proxy_the_settings_did_not_read_is_a_network_finding_of_the_request(
-    tmp_path: Path,
-) -> None:
-    # urllib (and so httpx) prefers the lower-case variable; a SOCKS proxy there, behind a
-    # well-formed upper-case one, is found only when the client is built: a finding, exit 3.
+def test_the_proxy_variable_the_client_uses_is_the_one_judged(tmp_path: Path) -> None:
+    # urllib (and so httpx) prefers the lower-case variable: a SOCKS proxy there, behind a
+    # well-formed upper-case one, is what the client would use, so it is the finding.
     env = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "socks5://u:pw-canary@127.0.0.1:1"}
     run = run_with(tmp_path, env=env)
-    api = run.check("network.api")
-    assert api["outcome"] == "failed", run.stdout
-    assert "No request could be sent" in api["summary"]
-    assert "socksio" in api["summary"]
+    values = run.check("config.values")
+    assert values["outcome"] == "failed", run.stdout
+    assert "https_proxy (in the environment) is a SOCKS proxy" in values["details"]
     assert "pw-canary" not in run.stdout + run.stderr
-    assert run.code == 3
+    assert run.code == 2
+
+    upper_only_bad = {"HTTPS_PROXY": "socks5://u:pw-canary@127.0.0.1:1", "https_proxy": ""}
+    assert run_with(tmp_path, env=upper_only_bad).code == 2

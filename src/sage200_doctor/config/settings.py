@@ -481,10 +481,12 @@ def _raw(merged: Mapping[str, str]) -> dict[str, str | Secret]:
 def proxy_problems(environ: Mapping[str, str]) -> list[ConfigProblem]:
     """Proxy variables no HTTP client could use (malformed, or a SOCKS proxy)."""
     problems: list[ConfigProblem] = []
-    for variable in PROXY_KEYS[:3]:
-        value = environ.get(variable) or environ.get(variable.lower())
-        if not value:
+    for upper in PROXY_KEYS[:3]:
+        # urllib (and so httpx) reads the lower-case variable when both are set.
+        variable = next((name for name in (upper.lower(), upper) if environ.get(name)), None)
+        if variable is None:
             continue
+        value = environ[variable]
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
         if scheme.startswith("socks"):
             reason = "is a SOCKS proxy; only http:// and https:// proxies are supported"
