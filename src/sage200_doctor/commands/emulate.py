@@ -9,9 +9,8 @@ from typing import Any
 
 from sage200_doctor.commands.options import (
     add_chaos_options,
-    complete_with,
-    scenario_name,
-    scenario_names,
+    add_latency_option,
+    add_scenario_options,
 )
 
 CURL_RECIPE = r"""# Try it by hand (after `set -a; . FILE; set +a`):
@@ -41,17 +40,7 @@ examples:
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scenario = parser.add_argument(
-        "--scenario",
-        default="healthy",
-        type=scenario_name,
-        metavar="NAME",
-        help="the fault to inject; join several with '+' (default: healthy; see --list)",
-    )
-    complete_with(scenario, scenario_names)
-    parser.add_argument(
-        "--list", action="store_true", help="list the scenarios with what each one does, and exit"
-    )
+    add_scenario_options(parser)
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -65,13 +54,7 @@ examples:
         metavar="N",
         help="port to listen on; 0 picks a free one (default: 8200)",
     )
-    parser.add_argument(
-        "--latency-ms",
-        type=int,
-        default=0,
-        metavar="MS",
-        help="delay every answer by MS milliseconds, like a distant server (default: 0)",
-    )
+    add_latency_option(parser)
     add_chaos_options(parser)
     parser.add_argument(
         "--fault",

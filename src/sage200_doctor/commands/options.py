@@ -60,6 +60,31 @@ def _chaos_rate(text: str) -> float:
     return rate
 
 
+def add_scenario_options(parser: argparse.ArgumentParser) -> None:
+    """--scenario and --list, as `demo` and `emulate` take them."""
+    scenario = parser.add_argument(
+        "--scenario",
+        default="healthy",
+        type=scenario_name,
+        metavar="NAME",
+        help="the fault to inject; join several with '+' (default: healthy; see --list)",
+    )
+    complete_with(scenario, scenario_names)
+    parser.add_argument(
+        "--list", action="store_true", help="list the scenarios with what each one does, and exit"
+    )
+
+
+def add_latency_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="delay every answer by MS milliseconds, like a distant server (default: 0)",
+    )
+
+
 def add_chaos_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chaos",

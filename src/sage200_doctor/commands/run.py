@@ -18,10 +18,9 @@ from typing import Any
 from sage200_doctor.commands import RUN_EXIT_CODES
 from sage200_doctor.commands.options import (
     add_chaos_options,
+    add_latency_option,
     add_report_options,
-    complete_with,
-    scenario_name,
-    scenario_names,
+    add_scenario_options,
     write_env_file,
 )
 from sage200_doctor.commands.waiting import run_options, wait_for
@@ -102,24 +101,8 @@ examples:
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scenario = parser.add_argument(
-        "--scenario",
-        default="healthy",
-        type=scenario_name,
-        metavar="NAME",
-        help="the fault to inject; join several with '+' (default: healthy; see --list)",
-    )
-    complete_with(scenario, scenario_names)
-    parser.add_argument(
-        "--list", action="store_true", help="list the scenarios with what each one does, and exit"
-    )
-    parser.add_argument(
-        "--latency-ms",
-        type=int,
-        default=0,
-        metavar="MS",
-        help="delay every answer by MS milliseconds, like a distant server (default: 0)",
-    )
+    add_scenario_options(parser)
+    add_latency_option(parser)
     add_chaos_options(parser)
     add_report_options(parser)
     parser.set_defaults(handler=handle_demo)

@@ -13,12 +13,12 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from sage200_doctor.http.answer import Answer
-from sage200_doctor.http.sage import likely_meaning, status_phrase
+from sage200_doctor.http.sage import status_phrase
 from sage200_doctor.rules import Judgement
-from sage200_doctor.rules.answers import SETUP, judge_data_answer, judge_gateway_key
+from sage200_doctor.rules.answers import judge_data_answer, judge_gateway_key
 from sage200_doctor.rules.authorization import judge_sent_header
 from sage200_doctor.rules.query import judge_query_refused
-from sage200_doctor.rules.sites import judge_selection, pairs_of
+from sage200_doctor.rules.sites import judge_selection, judge_sites_body, pairs_of
 
 from .model import ResolvedRequest
 from .sage import resource_of
@@ -64,25 +64,7 @@ def _judge_body(request: ResolvedRequest, answer: Answer) -> Judgement | None:
     """GET sites must answer a list with at least one site (as the live sites.list requires)."""
     if not urlsplit(request.url).path.rstrip("/").endswith("/sites"):
         return None
-    body = answer.json
-    if not isinstance(body, list):
-        return Judgement(
-            "sites.list",
-            "failed",
-            f"GET sites answered HTTP {answer.status} with {answer.describe_body()}, not a list.",
-            likely_meaning(answer),
-            ("faq.errors.404",),
-        )
-    if not body:
-        return Judgement(
-            "sites.list",
-            "failed",
-            "GET sites answered an empty list: no site is available to this user through the API.",
-            "On Standard, the user is not enabled for API access on any site. On Professional, "
-            "the API was never set up or the Native API tunnel was lost (reinstall it).",
-            SETUP,
-        )
-    return None
+    return judge_sites_body(answer)
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
