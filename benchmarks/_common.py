@@ -226,3 +226,21 @@ def product() -> str:
 def scratch(prefix: str) -> tempfile.TemporaryDirectory[str]:
     """A private temporary directory: env files with secrets live and die here."""
     return tempfile.TemporaryDirectory(prefix=f"sage200-bench-{prefix}-")
+
+
+def isolated_pytest(directory: Path, *extra: str) -> list[str]:
+    """`python -m pytest -q` on `directory` with its own pytest.ini and rootdir, no cache."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-c",
+        str(directory / "pytest.ini"),
+        "--rootdir",
+        str(directory),
+        "-p",
+        "no:cacheprovider",
+        *extra,
+        str(directory),
+    ]

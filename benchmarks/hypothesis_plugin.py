@@ -26,7 +26,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from _common import machine, median_ms, scratch, spread, timed
+from _common import isolated_pytest, machine, median_ms, scratch, spread, timed
 
 TINY_TESTS = """\
 def test_addition():
@@ -47,20 +47,7 @@ IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)")
 
 
 def pytest_run(directory: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-c",
-        str(directory / "pytest.ini"),
-        "--rootdir",
-        str(directory),
-        "-p",
-        "no:cacheprovider",
-        *extra,
-        str(directory),
-    ]
+    return isolated_pytest(directory, *extra)
 
 
 def hypothesis_loaded(directory: Path, *extra: str) -> bool:

@@ -27,7 +27,16 @@ import sys
 from importlib.metadata import PackageNotFoundError, distribution, entry_points
 from pathlib import Path
 
-from _common import doctor_command, machine, median_ms, python_bare, scratch, spread, timed
+from _common import (
+    doctor_command,
+    isolated_pytest,
+    machine,
+    median_ms,
+    python_bare,
+    scratch,
+    spread,
+    timed,
+)
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -56,21 +65,7 @@ CHECKS = "sage200-doctor checks"
 
 
 def pytest_command(directory: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--collect-only",
-        "-q",
-        "-c",
-        str(directory / "pytest.ini"),
-        "--rootdir",
-        str(directory),
-        "-p",
-        "no:cacheprovider",
-        *extra,
-        str(directory),
-    ]
+    return isolated_pytest(directory, "--collect-only", *extra)
 
 
 def installed_with_us() -> set[str]:
