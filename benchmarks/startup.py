@@ -5,7 +5,7 @@ there must stay small (target: under 150 ms). Measured on a tiny test directory 
 by side in the same loop (subjects in random order each round); each figure is the median of
 the per-round differences:
 
-- plugin, isolated: `--disable-plugin-autoload -p sage200_doctor.plugin` vs `--disable-plugin-autoload`
+- plugin, isolated: `--disable-plugin-autoload -p sage200_doctor.pytest_plugin.plugin` vs `--disable-plugin-autoload`
   (a quiet baseline, so a few milliseconds are resolvable);
 - plugin, everything installed: default autoload vs `-p no:sage200_doctor`;
 - install footprint: default autoload vs also blocking the pytest plugins of the packages that
@@ -107,7 +107,13 @@ def plugin_import_ms(rounds: int) -> float:
     samples: list[float] = []
     for _ in range(rounds):
         result = timed(
-            [sys.executable, "-X", "importtime", "-c", "import pytest, sage200_doctor.plugin"]
+            [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-c",
+                "import pytest, sage200_doctor.pytest_plugin.plugin",
+            ]
         )
         micros = sum(
             int(match.group(2))
@@ -135,7 +141,7 @@ def subjects_for(directory: Path, ours: list[str]) -> dict[str, list[str]]:
     blocked = [arg for name in ours for arg in ("-p", f"no:{name}")]
     return {
         QUIET_WITH: pytest_command(
-            directory, "--disable-plugin-autoload", "-p", "sage200_doctor.plugin"
+            directory, "--disable-plugin-autoload", "-p", "sage200_doctor.pytest_plugin.plugin"
         ),
         QUIET_WITHOUT: pytest_command(directory, "--disable-plugin-autoload"),
         FULL_WITH: pytest_command(directory),
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"plugin loaded by default: {plugin_is_loaded(directory)}; "
             f"by -p under --disable-plugin-autoload: "
-            f"{plugin_is_loaded(directory, '--disable-plugin-autoload', '-p', 'sage200_doctor.plugin')}; "
+            f"{plugin_is_loaded(directory, '--disable-plugin-autoload', '-p', 'sage200_doctor.pytest_plugin.plugin')}; "
             f"blocked by -p no:sage200_doctor: "
             f"{not plugin_is_loaded(directory, '-p', 'no:sage200_doctor')}"
         )
@@ -220,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  where the footprint goes (-X importtime, one run, by top-level package, ms): {footprint}"
     )
-    print(f"  import of sage200_doctor.plugin (-X importtime, median of 11): {imported:.1f} ms")
+    print(
+        f"  import of sage200_doctor.pytest_plugin.plugin (-X importtime, median of 11): {imported:.1f} ms"
+    )
     isolated = statistics.median(deltas_ms(walls, QUIET_WITH, QUIET_WITHOUT))
     isolated_cpu = statistics.median(deltas_ms(cpus, QUIET_WITH, QUIET_WITHOUT))
     verdict = "met" if max(isolated, isolated_cpu, imported) < TARGET_MS else "NOT met"
